@@ -1,0 +1,95 @@
+/**
+ * Event contract v1 (DESIGN.md §2). One module validates on both sides: the producer before publishing, the
+ * consumer after pulling. Validation is hand-written rather than schema-library based because it runs once per
+ * event on the worker's hot path.
+ */
+
+export const EVENT_VERSION = 1;
+export const KEY_MAX_BYTES = 512;
+export const DEFAULT_VALUE_MAX_BYTES = 64 * 1024;
+
+export type EventSource = 'api' | 'generator' | 'import' | 'cli' | 'replay';
+const SOURCES: ReadonlySet<string> = new Set<EventSource>(['api', 'generator', 'import', 'cli', 'replay']);
+
+interface EventBase {
+  v: 1;
+  id: string;
+  key: string;
+  /** Milliseconds since the epoch when the producer accepted the write. */
+  ts: number;
+  src: EventSource;
+}
+export interface SetEvent extends EventBase {
+  op: 'set';
+  value: string;
+}
+export interface DeleteEvent extends EventBase {
+  op: 'del';
+}
+export type KvEvent = SetEvent | DeleteEvent;
+
+export type Decoded = { ok: true; event: KvEvent } | { ok: false; reason: string };
+
+// Whitespace (including Unicode spaces) and control characters.
+const FORBIDDEN_KEY_CHARS = /[\s\p{Cc}]/u;
+
+/** Returns why `key` is not a valid key, or null when it is. */
+export function keyProblem(key: string): string | null {
+  if (key.length === 0) return 'key is empty';
+  if (!key.isWellFormed()) return 'key is not valid UTF-8';
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > KEY_MAX_BYTES) return `key is ${bytes} bytes; the maximum is ${KEY_MAX_BYTES}`;
+  if (FORBIDDEN_KEY_CHARS.test(key)) return 'key contains whitespace or a control character';
+  return null;
+}
+
+/** Returns why `value` is not a valid value, or null when it is. */
+export function valueProblem(value: string, maxBytes: number): string | null {
+  if (!value.isWellFormed()) return 'value is not valid UTF-8';
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > maxBytes) return `value is ${bytes} bytes; the maximum is ${maxBytes}`;
+  return null;
+}
+
+export function encodeEvent(event: KvEvent): Uint8Array {
+  return Buffer.from(JSON.stringify(event), 'utf8');
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Decodes and validates one message payload. Never throws: a bad payload is a poison message, not a crash. */
+export function decodeEvent(data: Uint8Array, valueMaxBytes: number): Decoded {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'invalid JSON' };
+  }
+  return validateEvent(parsed, valueMaxBytes);
+}
+
+export function validateEvent(x: unknown, valueMaxBytes: number): Decoded {
+  if (!isRecord(x)) return { ok: false, reason: 'event is not a JSON object' };
+  if (x.v !== EVENT_VERSION) return { ok: false, reason: `unknown event version ${JSON.stringify(x.v)}` };
+  const { id, op, key, value, ts, src } = x;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 128) return { ok: false, reason: 'bad id' };
+  if (typeof key !== 'string') return { ok: false, reason: 'key is not a string' };
+  const badKey = keyProblem(key);
+  if (badKey) return { ok: false, reason: badKey };
+  if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) return { ok: false, reason: 'bad ts' };
+  if (typeof src !== 'string' || !SOURCES.has(src))
+    return { ok: false, reason: `unknown src ${JSON.stringify(src)}` };
+  if (op === 'set') {
+    if (typeof value !== 'string') return { ok: false, reason: 'set event without a string value' };
+    const badValue = valueProblem(value, valueMaxBytes);
+    if (badValue) return { ok: false, reason: badValue };
+    return { ok: true, event: { v: 1, id, op, key, value, ts, src: src as EventSource } };
+  }
+  if (op === 'del') {
+    if (value !== undefined) return { ok: false, reason: 'del event must not carry a value' };
+    return { ok: true, event: { v: 1, id, op, key, ts, src: src as EventSource } };
+  }
+  return { ok: false, reason: `unknown op ${JSON.stringify(op)}` };
+}

@@ -1,0 +1,60 @@
+import { Redis } from 'ioredis';
+import type { Logger } from './logger.js';
+import type { ConnectionSettings } from './settings.js';
+
+export type { Redis };
+
+export interface RedisOptions {
+  /** Fail a command that has had no reply after this long (a slow Redis is a transient failure too). */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * Connects to Redis. Commands fail fast while disconnected (no offline queue): the worker must see an outage
+ * at once, nak, and pause, rather than pile commands up in memory.
+ */
+export async function connectRedis(
+  settings: ConnectionSettings,
+  log: Logger,
+  name: string,
+  opts: RedisOptions = {},
+): Promise<Redis> {
+  const redis = new Redis(settings.redisUrl, {
+    connectionName: name,
+    password: settings.redisPassword,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: opts.commandTimeoutMs ?? 5_000,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
+  });
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) log.warn({ err: err.message }, 'redis connection error');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) log.info('redis connection restored');
+    down = false;
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`cannot connect to Redis at ${redactUrl(settings.redisUrl)}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  log.info({ url: redactUrl(settings.redisUrl) }, 'redis connected');
+  return redis;
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = 'redacted';
+    return u.toString();
+  } catch {
+    return '[unparseable url]';
+  }
+}

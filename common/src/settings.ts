@@ -1,0 +1,102 @@
+import type { z } from 'zod';
+import { env } from './config.js';
+import { DEFAULT_VALUE_MAX_BYTES } from './event.js';
+
+/** Variables every process reads: where NATS and Redis are and how to authenticate. */
+export const connectionEnv = {
+  NATS_URL: env.urls('nats://127.0.0.1:4222', ['nats:', 'tls:']),
+  NATS_USER: env.optionalString(),
+  NATS_PASSWORD: env.optionalString(),
+  NATS_TOKEN: env.optionalString(),
+  REDIS_URL: env.url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  REDIS_PASSWORD: env.optionalString(),
+  LOG_LEVEL: env.oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+};
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The stream, consumer and dead-letter settings. The provisioning step and the workers read the same variables,
+ * so the consumer a worker binds to is the one that was provisioned.
+ */
+export const streamEnv = {
+  STREAM_NAME: env.name('KVFLOW'),
+  STREAM_SUBJECT: env.string('kvflow.events'),
+  CONSUMER_NAME: env.name('workers'),
+  DLQ_STREAM_NAME: env.name('KVFLOW_DLQ'),
+  DLQ_SUBJECT: env.string('kvflow.dlq'),
+  STREAM_MAX_AGE_MS: env.int(7 * DAY_MS, 60_000),
+  STREAM_MAX_BYTES: env.int(-1, -1),
+  STREAM_REPLICAS: env.int(1, 1, 5),
+  DUPLICATE_WINDOW_MS: env.int(120_000, 1_000),
+  ACK_WAIT_MS: env.int(30_000, 1_000),
+  MAX_DELIVER: env.int(5, 1, 1000),
+  MAX_ACK_PENDING: env.int(20_000, 1),
+  VALUE_MAX_BYTES: env.int(DEFAULT_VALUE_MAX_BYTES, 1, 8 * 1024 * 1024),
+  TOMBSTONE_TTL_MS: env.int(7 * DAY_MS, 60_000),
+};
+
+export interface ConnectionSettings {
+  natsServers: string[];
+  natsUser: string | undefined;
+  natsPassword: string | undefined;
+  natsToken: string | undefined;
+  redisUrl: string;
+  redisPassword: string | undefined;
+  logLevel: string;
+}
+
+export interface StreamSettings {
+  stream: string;
+  subject: string;
+  consumer: string;
+  dlqStream: string;
+  dlqSubject: string;
+  maxAgeMs: number;
+  maxBytes: number;
+  replicas: number;
+  duplicateWindowMs: number;
+  ackWaitMs: number;
+  maxDeliver: number;
+  maxAckPending: number;
+  valueMaxBytes: number;
+  tombstoneTtlMs: number;
+}
+
+type Parsed<S extends Record<string, z.ZodType>> = z.output<z.ZodObject<S>>;
+
+export function connectionSettings(e: Parsed<typeof connectionEnv>): ConnectionSettings {
+  return {
+    natsServers: e.NATS_URL.split(',').map((s) => s.trim()),
+    natsUser: e.NATS_USER,
+    natsPassword: e.NATS_PASSWORD,
+    natsToken: e.NATS_TOKEN,
+    redisUrl: e.REDIS_URL,
+    redisPassword: e.REDIS_PASSWORD,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+export function streamSettings(e: Parsed<typeof streamEnv>): StreamSettings {
+  return {
+    stream: e.STREAM_NAME,
+    subject: e.STREAM_SUBJECT,
+    consumer: e.CONSUMER_NAME,
+    dlqStream: e.DLQ_STREAM_NAME,
+    dlqSubject: e.DLQ_SUBJECT,
+    maxAgeMs: e.STREAM_MAX_AGE_MS,
+    maxBytes: e.STREAM_MAX_BYTES,
+    replicas: e.STREAM_REPLICAS,
+    duplicateWindowMs: e.DUPLICATE_WINDOW_MS,
+    ackWaitMs: e.ACK_WAIT_MS,
+    maxDeliver: e.MAX_DELIVER,
+    maxAckPending: e.MAX_ACK_PENDING,
+    valueMaxBytes: e.VALUE_MAX_BYTES,
+    tombstoneTtlMs: e.TOMBSTONE_TTL_MS,
+  };
+}
+
+/** The subject JetStream publishes MAX_DELIVERIES advisories on for our consumer; the DLQ stream captures it. */
+export function maxDeliveriesAdvisorySubject(s: StreamSettings): string {
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${s.stream}.${s.consumer}`;
+}
