@@ -1,0 +1,52 @@
+import {
+  type ApplyOutcome,
+  applyFenced,
+  decodeEvent,
+  type FencedWrite,
+  type KvEvent,
+  type Redis,
+} from '@kvflow/common';
+import type { JsMsg } from '@nats-io/jetstream';
+
+export interface ValidMessage {
+  msg: JsMsg;
+  event: KvEvent;
+}
+export interface PoisonMessage {
+  msg: JsMsg;
+  reason: string;
+}
+
+/** Splits a batch into events that can be applied and poison messages (invalid JSON, schema, version). */
+export function sortBatch(
+  msgs: JsMsg[],
+  valueMaxBytes: number,
+): { valid: ValidMessage[]; poison: PoisonMessage[] } {
+  const valid: ValidMessage[] = [];
+  const poison: PoisonMessage[] = [];
+  for (const msg of msgs) {
+    const decoded = decodeEvent(msg.data, valueMaxBytes);
+    if (decoded.ok) valid.push({ msg, event: decoded.event });
+    else poison.push({ msg, reason: decoded.reason });
+  }
+  return { valid, poison };
+}
+
+export function toFencedWrite(event: KvEvent, seq: number): FencedWrite {
+  return event.op === 'set'
+    ? { key: event.key, op: 'set', value: event.value, seq }
+    : { key: event.key, op: 'del', seq };
+}
+
+/** Applies valid events to Redis in one pipelined round trip, fenced by their stream sequence. */
+export function applyValid(
+  redis: Redis,
+  valid: ValidMessage[],
+  tombstoneTtlMs: number,
+): Promise<ApplyOutcome[]> {
+  return applyFenced(
+    redis,
+    valid.map((v) => toFencedWrite(v.event, v.msg.seq)),
+    tombstoneTtlMs,
+  );
+}

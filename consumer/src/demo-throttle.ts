@@ -1,0 +1,26 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * The demo knob: makes a worker slower on purpose (simulated work per event, or a cap on events/s) so that a
+ * backlog builds at rates a laptop can produce and the scaler has something to react to. Off by default.
+ */
+export class DemoThrottle {
+  private readonly msPerEvent: number;
+
+  constructor(workMs: number, maxEventsPerSec: number) {
+    this.msPerEvent = Math.max(workMs, maxEventsPerSec > 0 ? 1000 / maxEventsPerSec : 0);
+  }
+
+  get enabled(): boolean {
+    return this.msPerEvent > 0;
+  }
+
+  /** A batch size that keeps about one second of simulated work in hand, so one worker does not hoard events. */
+  batchSize(configured: number): number {
+    return this.enabled ? Math.max(1, Math.min(configured, Math.ceil(1000 / this.msPerEvent))) : configured;
+  }
+
+  async spend(events: number): Promise<void> {
+    if (this.enabled && events > 0) await sleep(this.msPerEvent * events);
+  }
+}

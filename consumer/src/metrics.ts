@@ -1,0 +1,49 @@
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@kvflow/common';
+
+export type Outcome = 'applied' | 'stale' | 'dead_lettered';
+
+export function createConsumerMetrics(registry: Registry) {
+  return {
+    events: new Counter({
+      name: 'kvflow_events_applied_total',
+      help: 'Events processed by workers, by outcome (applied, stale = already applied, dead_lettered)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'kvflow_batch_size',
+      help: 'Events per batch applied to Redis in one round trip',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers: [registry],
+    }),
+    applyDuration: new Histogram({
+      name: 'kvflow_apply_duration_seconds',
+      help: 'Time to apply one batch to Redis (the pipelined fenced writes)',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    endToEndLag: new Histogram({
+      name: 'kvflow_end_to_end_lag_seconds',
+      help: 'Time from the producer accepting an event (event ts) to the worker applying it',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    redeliveries: new Counter({
+      name: 'kvflow_redeliveries_total',
+      help: 'Messages received that had been delivered before',
+      registers: [registry],
+    }),
+    transientFailures: new Counter({
+      name: 'kvflow_transient_failures_total',
+      help: 'Batches that could not be applied (Redis down or slow) and were nak-ed for redelivery',
+      registers: [registry],
+    }),
+    paused: new Gauge({
+      name: 'kvflow_worker_paused',
+      help: '1 while the worker has stopped pulling because Redis is unavailable',
+      registers: [registry],
+    }),
+  };
+}
+
+export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;

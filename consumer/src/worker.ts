@@ -1,0 +1,161 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Logger, publishPoison, type Readiness, type Redis, type StreamSettings } from '@kvflow/common';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { applyValid, type PoisonMessage, sortBatch, type ValidMessage } from './apply-batch.js';
+import type { BatchQueue } from './batch-queue.js';
+import type { DemoThrottle } from './demo-throttle.js';
+import type { ConsumerMetrics } from './metrics.js';
+import { nakDelayMs } from './nak-backoff.js';
+import type { PullPump } from './pull-pump.js';
+
+export interface WorkerDeps {
+  queue: BatchQueue<JsMsg>;
+  pump: PullPump;
+  redis: Redis;
+  js: JetStreamClient;
+  stream: StreamSettings;
+  metrics: ConsumerMetrics;
+  readiness: Readiness;
+  throttle: DemoThrottle;
+  log: Logger;
+  batchSize: number;
+  nakBaseDelayMs: number;
+  nakMaxDelayMs: number;
+}
+
+/**
+ * Takes batches from the queue and applies them: valid events to Redis (ack only after Redis confirmed), poison
+ * messages to the dead-letter stream (then term). When Redis fails the batch is nak-ed with a growing delay and
+ * the worker stops pulling until Redis answers again, so an outage does not burn through deliveries.
+ */
+export class Worker {
+  private running: Promise<void> | null = null;
+  private batches = 0;
+  private summary = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
+
+  constructor(private readonly d: WorkerDeps) {}
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** Resolves once the queue is closed (the pump stopped) and every message taken has been settled. */
+  done(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  private async run(): Promise<void> {
+    const summaryTimer = setInterval(() => this.logSummary(), 10_000);
+    summaryTimer.unref();
+    try {
+      for (;;) {
+        const batch = await this.d.queue.take(this.d.batchSize);
+        if (batch.length === 0) break;
+        await this.process(batch);
+      }
+    } finally {
+      clearInterval(summaryTimer);
+      this.logSummary();
+    }
+  }
+
+  private async process(batch: JsMsg[]): Promise<void> {
+    const { metrics, stream } = this.d;
+    for (const m of batch) if (m.redelivered) metrics.redeliveries.inc();
+    const { valid, poison } = sortBatch(batch, stream.valueMaxBytes);
+    await this.d.throttle.spend(valid.length);
+    if (valid.length > 0) {
+      const started = performance.now();
+      let outcomes: Awaited<ReturnType<typeof applyValid>>;
+      try {
+        outcomes = await applyValid(this.d.redis, valid, stream.tombstoneTtlMs);
+      } catch (err) {
+        await this.onRedisFailure(valid, poison, err as Error);
+        return;
+      }
+      metrics.applyDuration.observe((performance.now() - started) / 1000);
+      metrics.batchSize.observe(valid.length);
+      const now = Date.now();
+      let applied = 0;
+      for (let i = 0; i < valid.length; i++) {
+        const v = valid[i] as ValidMessage;
+        v.msg.ack();
+        if (outcomes[i] === 'applied') {
+          applied++;
+          metrics.endToEndLag.observe(Math.max(0, now - v.event.ts) / 1000);
+        }
+      }
+      metrics.events.inc({ outcome: 'applied' }, applied);
+      metrics.events.inc({ outcome: 'stale' }, valid.length - applied);
+      this.summary.applied += applied;
+      this.summary.stale += valid.length - applied;
+    }
+    await this.deadLetter(poison);
+    this.batches++;
+    this.summary.events += batch.length;
+  }
+
+  private async deadLetter(poison: PoisonMessage[]): Promise<void> {
+    for (const { msg, reason } of poison) {
+      try {
+        await publishPoison(this.d.js, this.d.stream, {
+          originalSeq: msg.seq,
+          deliveries: msg.info.deliveryCount,
+          reason,
+          data: msg.data,
+        });
+        msg.term(reason);
+        this.d.metrics.events.inc({ outcome: 'dead_lettered' });
+        this.summary.deadLettered++;
+        this.d.log.warn({ seq: msg.seq, reason }, 'poison message dead-lettered');
+      } catch (err) {
+        msg.nak(this.nakDelay(msg));
+        this.d.log.error({ seq: msg.seq, err: (err as Error).message }, 'dead-letter publish failed; nak-ed');
+      }
+    }
+  }
+
+  private nakDelay(msg: JsMsg): number {
+    return nakDelayMs(msg.info.deliveryCount, this.d.nakBaseDelayMs, this.d.nakMaxDelayMs);
+  }
+
+  private async onRedisFailure(valid: ValidMessage[], poison: PoisonMessage[], err: Error): Promise<void> {
+    const { pump, queue, metrics, readiness, log } = this.d;
+    metrics.transientFailures.inc();
+    log.error(
+      { err: err.message, events: valid.length },
+      'redis apply failed; nak-ing batch and pausing pulls',
+    );
+    for (const v of valid) v.msg.nak(this.nakDelay(v.msg));
+    for (const p of poison) p.msg.nak(this.nakDelay(p.msg));
+    pump.pause();
+    readiness.set('redis', false);
+    metrics.paused.set(1);
+    // Hand back everything already pulled, including what the in-progress fetch still delivers.
+    while (pump.busy || queue.size > 0) {
+      for (const m of queue.takeAll()) m.nak(this.nakDelay(m));
+      await sleep(50);
+    }
+    let wait = 250;
+    for (;;) {
+      try {
+        await this.d.redis.ping();
+        break;
+      } catch {
+        await sleep(wait);
+        wait = Math.min(wait * 2, 5_000);
+      }
+    }
+    log.info('redis is back; resuming pulls');
+    readiness.set('redis', true);
+    metrics.paused.set(0);
+    pump.unpause();
+  }
+
+  private logSummary(): void {
+    if (this.summary.events === 0) return;
+    this.d.log.info({ batches: this.batches, ...this.summary }, 'batch summary');
+    this.batches = 0;
+    this.summary = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
+  }
+}

@@ -1,0 +1,97 @@
+import {
+  type ConnectionSettings,
+  connectionEnv,
+  connectionSettings,
+  env,
+  parseEnv,
+  type StreamSettings,
+  streamEnv,
+  streamSettings,
+} from '@kvflow/common';
+import { PROFILE_KINDS, type RateProfile } from './rate-profile.js';
+
+export const producerEnv = {
+  ...connectionEnv,
+  ...streamEnv,
+  HTTP_HOST: env.string('0.0.0.0'),
+  HTTP_PORT: env.int(8080, 0, 65535),
+  API_TOKEN: env.optionalString(),
+  RATE: env.number(0, 0, 1_000_000),
+  PROFILE: env.oneOf('constant', PROFILE_KINDS),
+  STEP_RATE: env.number(0, 0, 1_000_000),
+  PERIOD_S: env.number(60, 0.1, 86_400),
+  SINE_AMPLITUDE: env.number(0, 0, 1_000_000),
+  BURST_RATE: env.number(0, 0, 1_000_000),
+  BURST_S: env.number(10, 0.1, 86_400),
+  KEY_SPACE: env.int(10_000, 1, 1_000_000_000),
+  VALUE_SIZE: env.int(64, 0, 8 * 1024 * 1024),
+  DELETE_RATIO: env.number(0.05, 0, 1),
+  PUBLISH_MAX_IN_FLIGHT: env.int(1024, 1, 100_000),
+  PUBLISH_TIMEOUT_MS: env.int(2_000, 100, 120_000),
+  PUBLISH_RETRIES: env.int(2, 0, 20),
+  BACKLOG_POLL_MS: env.int(5_000, 0, 3_600_000),
+  PROVISION: env.bool(true),
+};
+
+export interface GeneratorSettings {
+  profile: RateProfile;
+  keySpace: number;
+  valueSize: number;
+  deleteRatio: number;
+}
+
+export interface ProducerConfig {
+  connection: ConnectionSettings;
+  stream: StreamSettings;
+  httpHost: string;
+  httpPort: number;
+  apiToken: string | undefined;
+  generator: GeneratorSettings;
+  publish: { maxInFlight: number; timeoutMs: number; retries: number };
+  backlogPollMs: number;
+  provision: boolean;
+}
+
+type ProducerEnv = ReturnType<typeof parseEnv<typeof producerEnv>>;
+
+export function profileFromEnv(
+  e: Pick<
+    ProducerEnv,
+    'RATE' | 'PROFILE' | 'STEP_RATE' | 'PERIOD_S' | 'SINE_AMPLITUDE' | 'BURST_RATE' | 'BURST_S'
+  >,
+): RateProfile {
+  switch (e.PROFILE) {
+    case 'constant':
+      return { kind: 'constant', rate: e.RATE };
+    case 'step':
+      return { kind: 'step', rate: e.RATE, stepRate: e.STEP_RATE, periodS: e.PERIOD_S };
+    case 'sine':
+      return { kind: 'sine', rate: e.RATE, amplitude: e.SINE_AMPLITUDE, periodS: e.PERIOD_S };
+    case 'burst':
+      return { kind: 'burst', rate: e.RATE, burstRate: e.BURST_RATE, burstS: e.BURST_S, periodS: e.PERIOD_S };
+  }
+}
+
+export function loadProducerConfig(source: NodeJS.ProcessEnv = process.env): ProducerConfig {
+  const e = parseEnv(producerEnv, source);
+  return {
+    connection: connectionSettings(e),
+    stream: streamSettings(e),
+    httpHost: e.HTTP_HOST,
+    httpPort: e.HTTP_PORT,
+    apiToken: e.API_TOKEN,
+    generator: {
+      profile: profileFromEnv(e),
+      keySpace: e.KEY_SPACE,
+      valueSize: e.VALUE_SIZE,
+      deleteRatio: e.DELETE_RATIO,
+    },
+    publish: {
+      maxInFlight: e.PUBLISH_MAX_IN_FLIGHT,
+      timeoutMs: e.PUBLISH_TIMEOUT_MS,
+      retries: e.PUBLISH_RETRIES,
+    },
+    backlogPollMs: e.BACKLOG_POLL_MS,
+    provision: e.PROVISION,
+  };
+}

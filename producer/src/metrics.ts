@@ -1,0 +1,47 @@
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@kvflow/common';
+
+export function createProducerMetrics(registry: Registry) {
+  return {
+    produced: new Counter({
+      name: 'kvflow_events_produced_total',
+      help: 'Events accepted by the stream (publish acknowledged), by source',
+      labelNames: ['src'] as const,
+      registers: [registry],
+    }),
+    publishFailures: new Counter({
+      name: 'kvflow_publish_failures_total',
+      help: 'Publishes that failed after every retry, by source',
+      labelNames: ['src'] as const,
+      registers: [registry],
+    }),
+    publishDuration: new Histogram({
+      name: 'kvflow_publish_duration_seconds',
+      help: 'Time from publish to the stream acknowledgement, retries included',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'kvflow_publish_in_flight',
+      help: 'Publishes awaiting a stream acknowledgement',
+      registers: [registry],
+    }),
+    targetRate: new Gauge({
+      name: 'kvflow_generator_target_rate',
+      help: 'Events/s the rate generator aims for right now',
+      registers: [registry],
+    }),
+    actualRate: new Gauge({
+      name: 'kvflow_generator_actual_rate',
+      help: 'Events/s the rate generator achieved over the last 5 s (acknowledged publishes)',
+      registers: [registry],
+    }),
+    backlog: new Gauge({
+      name: 'kvflow_backlog',
+      help: 'Consumer lag as the scaler sees it: num_pending + num_ack_pending',
+      labelNames: ['stream', 'consumer'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type ProducerMetrics = ReturnType<typeof createProducerMetrics>;

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { type KvEvent, type Logger, newEventId } from '@kvflow/common';
+import type { GeneratorSettings } from './config.js';
+import type { ProducerMetrics } from './metrics.js';
+import type { Publisher } from './publisher.js';
+import { describeProfile, type RateProfile, targetRate } from './rate-profile.js';
+
+const TICK_MS = 10;
+const WINDOW_MS = 5_000;
+
+/**
+ * Synthetic load: publishes random sets and deletes over a bounded key space at the rate the profile gives.
+ * Publishes are not awaited one by one (the publisher bounds how many are in flight); when the publisher is
+ * saturated the generator falls behind and reports the rate it actually achieves.
+ */
+export class RateGenerator {
+  private profile: RateProfile;
+  private startedAt = performance.now();
+  private credit = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private lastTick = performance.now();
+  private readonly acked: number[] = [];
+  private readonly value: string;
+
+  constructor(
+    private readonly settings: GeneratorSettings,
+    private readonly publisher: Publisher,
+    private readonly log: Logger,
+    private readonly metrics?: ProducerMetrics,
+  ) {
+    this.profile = settings.profile;
+    this.value = randomBytes(Math.ceil(settings.valueSize / 2))
+      .toString('hex')
+      .slice(0, settings.valueSize);
+  }
+
+  get currentProfile(): RateProfile {
+    return this.profile;
+  }
+
+  /** Switches the profile now; the new profile's clock starts at zero. */
+  setProfile(profile: RateProfile): void {
+    this.profile = profile;
+    this.startedAt = performance.now();
+    this.credit = 0;
+    this.log.info({ profile: describeProfile(profile) }, 'rate profile changed');
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.log.info({ profile: describeProfile(this.profile) }, 'rate generator started');
+    this.lastTick = performance.now();
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Acknowledged events/s over the last few seconds. */
+  actualRate(now = performance.now()): number {
+    while (this.acked.length > 0 && (this.acked[0] as number) < now - WINDOW_MS) this.acked.shift();
+    return this.acked.length / (WINDOW_MS / 1000);
+  }
+
+  targetRateNow(): number {
+    return targetRate(this.profile, (performance.now() - this.startedAt) / 1000);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const dt = (now - this.lastTick) / 1000;
+    this.lastTick = now;
+    const rate = this.targetRateNow();
+    this.metrics?.targetRate.set(rate);
+    this.metrics?.actualRate.set(this.actualRate(now));
+    // Credit never exceeds one second of events: after a stall the generator resumes, it does not stampede.
+    this.credit = Math.min(this.credit + rate * dt, Math.max(rate, 1));
+    while (this.credit >= 1 && this.publisher.hasCapacity) {
+      this.credit -= 1;
+      this.publisher.publish(this.nextEvent()).then(
+        () => this.acked.push(performance.now()),
+        () => undefined, // counted by the publisher's failure metric; the generator just falls behind
+      );
+    }
+  }
+
+  private nextEvent(): KvEvent {
+    const key = `key-${Math.floor(Math.random() * this.settings.keySpace)}`;
+    const base = { v: 1 as const, id: newEventId(), key, ts: Date.now(), src: 'generator' as const };
+    return Math.random() < this.settings.deleteRatio
+      ? { ...base, op: 'del' }
+      : { ...base, op: 'set', value: this.value };
+  }
+}
