@@ -1,0 +1,59 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NatsServer, RedisServer } from './servers.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+/** The environment a kvflow process needs to reach the test servers, quiet logs unless asked for. */
+export function serviceEnv(nats: NatsServer, redis: RedisServer, extra: Record<string, string> = {}) {
+  return {
+    PATH: process.env.PATH ?? '',
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    LOG_LEVEL: process.env.KVFLOW_TEST_LOG_LEVEL ?? 'warn',
+    ...extra,
+  };
+}
+
+export interface Service {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs a built kvflow entry point (e.g. `consumer/dist/main.js`) as its own process, as in production. */
+export function spawnService(entry: string, env: Record<string, string>, args: string[] = []): Service {
+  const child = spawn(process.execPath, [resolve(ROOT, entry), ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => done({ code, signal })),
+  );
+  return { child, output: () => out, exited };
+}
+
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export async function httpReady(port: number): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+  } catch {
+    return false;
+  }
+}

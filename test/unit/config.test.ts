@@ -1,0 +1,71 @@
+import { ConfigError, parseEnv } from '@kvflow/common';
+import { loadConsumerConfig } from '@kvflow/consumer';
+import { loadProducerConfig } from '@kvflow/producer';
+import { describe, expect, it } from 'vitest';
+
+function problems(load: () => unknown): string[] {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has working defaults for every setting', () => {
+    const p = loadProducerConfig({});
+    expect(p.httpPort).toBe(8080);
+    expect(p.generator.profile).toEqual({ kind: 'constant', rate: 0 });
+    expect(p.stream.valueMaxBytes).toBe(65_536);
+    const c = loadConsumerConfig({});
+    expect(c.batchSize).toBe(256);
+    expect(c.stream.consumer).toBe('workers');
+    expect(c.connection.natsServers).toEqual(['nats://127.0.0.1:4222']);
+  });
+
+  it('reads fractional rates and profiles', () => {
+    const p = loadProducerConfig({
+      RATE: '0.5',
+      PROFILE: 'burst',
+      BURST_RATE: '2000',
+      BURST_S: '5',
+      PERIOD_S: '30',
+    });
+    expect(p.generator.profile).toEqual({
+      kind: 'burst',
+      rate: 0.5,
+      burstRate: 2000,
+      burstS: 5,
+      periodS: 30,
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConsumerConfig({ BATCH_SIZE: '' }).batchSize).toBe(256);
+  });
+
+  it.each([
+    [{ RATE: 'fast' }, 'RATE="fast" is invalid: expected a number from 0 to 1000000'],
+    [{ RATE: '-1' }, 'RATE="-1" is invalid: expected a number from 0 to 1000000'],
+    [{ HTTP_PORT: '70000' }, 'HTTP_PORT="70000" is invalid: expected an integer from 0 to 65535'],
+    [{ HTTP_PORT: '80.5' }, 'HTTP_PORT="80.5" is invalid: expected an integer from 0 to 65535'],
+    [{ PROFILE: 'zigzag' }, 'PROFILE="zigzag" is invalid: expected one of constant, step, sine, burst'],
+    [{ NATS_URL: 'http://x:4222' }, 'NATS_URL="http://x:4222" is invalid: expected comma-separated URLs'],
+    [{ REDIS_URL: 'localhost' }, 'REDIS_URL="localhost" is invalid: expected a URL starting with redis://'],
+    [{ STREAM_NAME: 'a.b' }, 'STREAM_NAME="a.b" is invalid: expected letters, digits'],
+    [{ PROVISION: 'maybe' }, 'PROVISION="maybe" is invalid: expected true or false'],
+  ])('rejects %j', (source, message) => {
+    expect(problems(() => loadProducerConfig(source)).join('\n')).toContain(message);
+  });
+
+  it('reports every bad variable at once', () => {
+    const found = problems(() => loadConsumerConfig({ BATCH_SIZE: '0', WORK_MS: 'x', MAX_DELIVER: '1001' }));
+    expect(found).toHaveLength(3);
+  });
+
+  it('ignores variables it does not declare', () => {
+    expect(parseEnv({}, { HOME: '/root' })).toEqual({});
+  });
+});
