@@ -57,3 +57,10 @@ export async function httpReady(port: number): Promise<boolean> {
     return false;
   }
 }
+
+/** Reads one sample of a Prometheus text exposition from a running service. */
+export async function scrapeMetric(port: number, sample: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
+}
