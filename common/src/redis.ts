@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 import type { ConnectionSettings } from './settings.js';
@@ -5,6 +6,8 @@ import type { ConnectionSettings } from './settings.js';
 export type { Redis };
 
 export interface RedisOptions {
+  /** Keep retrying the first connection, logging each failure (services); otherwise fail at once (commands). */
+  retryForever?: boolean;
   /** Fail a command that has had no reply after this long (a slow Redis is a transient failure too). */
   commandTimeoutMs?: number;
 }
@@ -19,6 +22,19 @@ export async function connectRedis(
   name: string,
   opts: RedisOptions = {},
 ): Promise<Redis> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(settings, log, name, opts);
+    } catch (err) {
+      if (!opts.retryForever) throw err;
+      const retryInMs = Math.min(500 * attempt, 5_000);
+      log.warn({ attempt, retryInMs }, (err as Error).message);
+      await sleep(retryInMs);
+    }
+  }
+}
+
+async function connectOnce(settings: ConnectionSettings, log: Logger, name: string, opts: RedisOptions) {
   const redis = new Redis(settings.redisUrl, {
     connectionName: name,
     password: settings.redisPassword,

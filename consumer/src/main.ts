@@ -35,11 +35,12 @@ async function main(): Promise<void> {
   log.info({ port: ops.port }, 'serving /metrics /healthz /readyz');
 
   const nc = await connectNats(config.connection, log, `kvflow-consumer-${process.pid}`, {
-    waitOnFirstConnect: true,
+    retryForever: true,
   });
   readiness.set('nats', true);
   const redis = await connectRedis(config.connection, log, `kvflow-consumer-${process.pid}`, {
     commandTimeoutMs: config.redisCommandTimeoutMs,
+    retryForever: true,
   });
   readiness.set('redis', true);
   if (config.provision) log.info(await provision(nc, config.stream), 'stream and consumer provisioned');

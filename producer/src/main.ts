@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const metrics = createProducerMetrics(registry);
   const readiness = new Readiness(['nats', 'redis']);
   const nc = await connectNats(config.connection, log, `kvflow-producer-${process.pid}`, {
-    waitOnFirstConnect: true,
+    retryForever: true,
   });
   readiness.set('nats', true);
   void (async () => {
@@ -34,7 +34,9 @@ async function main(): Promise<void> {
       if (s.type === 'reconnect') readiness.set('nats', true);
     }
   })();
-  const redis = await connectRedis(config.connection, log, `kvflow-producer-${process.pid}`);
+  const redis = await connectRedis(config.connection, log, `kvflow-producer-${process.pid}`, {
+    retryForever: true,
+  });
   readiness.set('redis', true);
   redis.on('ready', () => readiness.set('redis', true));
   redis.on('close', () => readiness.set('redis', false));
