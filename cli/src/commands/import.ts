@@ -1,0 +1,130 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { type KvEvent, newEventId } from '@kvflow/common';
+import { Publisher } from '@kvflow/producer';
+import { jetstream } from '@nats-io/jetstream';
+import { type CliContext, CliError, EXIT } from '../context.js';
+import { parseKvLine } from '../kv-file.js';
+import { Progress } from '../progress.js';
+
+export interface ImportSummary {
+  file: string;
+  lines: number;
+  pairs: number;
+  /** Pairs whose key appears again later in the file (the later line wins). */
+  superseded: number;
+  published: number;
+  failed: number;
+  malformed: number;
+  /** The first malformed lines, with 1-based line numbers. */
+  errors: Array<{ line: number; reason: string }>;
+  seconds: number;
+}
+
+const MAX_REPORTED_ERRORS = 100;
+
+/**
+ * Publishes a `<key> <value>` file as set events. Later lines win: the file is read first into a map of the last
+ * value per key, then the map is published with bounded concurrency (publishing concurrently does not preserve
+ * the order of two writes to the same key, so a key is published once).
+ */
+export async function importFile(
+  ctx: CliContext,
+  file: string,
+  opts: { concurrency: number; dryRun: boolean },
+): Promise<ImportSummary> {
+  const size = await stat(file).then(
+    (s) => s.size,
+    (err: NodeJS.ErrnoException) => {
+      throw new CliError(
+        `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
+        EXIT.usage,
+      );
+    },
+  );
+  const summary: ImportSummary = {
+    file,
+    lines: 0,
+    pairs: 0,
+    superseded: 0,
+    published: 0,
+    failed: 0,
+    malformed: 0,
+    errors: [],
+    seconds: 0,
+  };
+  const latest = new Map<string, string>();
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const reading = new Progress('reading  ', size);
+  for await (const raw of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    summary.lines++;
+    const parsed = parseKvLine(raw, ctx.stream.valueMaxBytes);
+    if (parsed.kind === 'pair') {
+      summary.pairs++;
+      if (latest.has(parsed.key)) {
+        summary.superseded++;
+        latest.delete(parsed.key); // re-insert so the map keeps file order of last occurrence
+      }
+      latest.set(parsed.key, parsed.value);
+    } else if (parsed.kind === 'malformed') {
+      summary.malformed++;
+      if (summary.errors.length < MAX_REPORTED_ERRORS)
+        summary.errors.push({ line: summary.lines, reason: parsed.reason });
+    }
+    if (summary.lines % 5_000 === 0) reading.update(input.bytesRead);
+  }
+  reading.update(size);
+  reading.stop();
+
+  const publishing = new Progress('importing', latest.size);
+  if (!opts.dryRun && latest.size > 0) {
+    const nc = await ctx.nats();
+    const publisher = new Publisher(nc, jetstream(nc), {
+      subject: ctx.stream.subject,
+      maxInFlight: opts.concurrency,
+      timeoutMs: 5_000,
+      retries: 5,
+    });
+    const pending = new Set<Promise<void>>();
+    let lastError = '';
+    for (const [key, value] of latest) {
+      const event: KvEvent = { v: 1, id: newEventId(), op: 'set', key, value, ts: Date.now(), src: 'import' };
+      const p = publisher.publish(event).then(
+        () => {
+          summary.published++;
+        },
+        (err: Error) => {
+          summary.failed++;
+          lastError = err.message;
+        },
+      );
+      const tracked = p.finally(() => {
+        pending.delete(tracked);
+        if ((summary.published + summary.failed) % 1_000 === 0)
+          publishing.update(summary.published + summary.failed);
+      });
+      pending.add(tracked);
+      if (pending.size >= opts.concurrency) await Promise.race(pending);
+    }
+    await Promise.all(pending);
+    publishing.update(summary.published + summary.failed);
+    if (summary.failed > 0) process.stderr.write(`last publish error: ${lastError}\n`);
+  }
+  publishing.stop();
+  summary.seconds = publishing.elapsedS + reading.elapsedS;
+  return summary;
+}
+
+export function formatImportSummary(s: ImportSummary, dryRun: boolean): string {
+  const lines = [
+    `${dryRun ? 'checked (dry run, nothing published)' : 'imported'} ${s.file}: ${s.lines} lines, ${s.pairs} pairs, ` +
+      `${s.pairs - s.superseded} keys`,
+    `  published: ${s.published}   failed: ${s.failed}   superseded by a later line: ${s.superseded}   ` +
+      `malformed (skipped): ${s.malformed}`,
+  ];
+  for (const e of s.errors) lines.push(`  line ${e.line}: ${e.reason}`);
+  if (s.malformed > s.errors.length)
+    lines.push(`  … and ${s.malformed - s.errors.length} more malformed lines`);
+  return lines.join('\n');
+}
