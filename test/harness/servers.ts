@@ -113,6 +113,7 @@ export async function startRedis(): Promise<RedisServer> {
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
       });
+      r.on('error', () => undefined); // refused while the server starts: expected
       try {
         await r.connect();
         return (await r.ping()) === 'PONG';
