@@ -6,8 +6,8 @@
 export class BatchQueue<T> {
   private items: T[] = [];
   private closed = false;
-  private onItems: (() => void) | null = null;
-  private onRoom: (() => void) | null = null;
+  private itemWaiters: Array<() => void> = [];
+  private roomWaiters: Array<() => void> = [];
 
   constructor(readonly capacity: number) {}
 
@@ -23,18 +23,14 @@ export class BatchQueue<T> {
   /** Resolves once `n` more items fit, or the queue is closed. */
   async waitForRoom(n: number): Promise<void> {
     while (!this.closed && this.items.length + n > this.capacity) {
-      await new Promise<void>((resolve) => {
-        this.onRoom = resolve;
-      });
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
   }
 
   /** Resolves with 1..max items, waiting for the first; resolves with [] only once closed and empty. */
   async take(max: number): Promise<T[]> {
     while (this.items.length === 0 && !this.closed) {
-      await new Promise<void>((resolve) => {
-        this.onItems = resolve;
-      });
+      await new Promise<void>((resolve) => this.itemWaiters.push(resolve));
     }
     const batch = this.items.splice(0, max);
     this.wake('room');
@@ -57,9 +53,11 @@ export class BatchQueue<T> {
   }
 
   private wake(which: 'items' | 'room'): void {
-    const fn = which === 'items' ? this.onItems : this.onRoom;
-    if (which === 'items') this.onItems = null;
-    else this.onRoom = null;
-    fn?.();
+    const waiters = which === 'items' ? this.itemWaiters : this.roomWaiters;
+    if (waiters.length === 0) return;
+    if (which === 'items') this.itemWaiters = [];
+    else this.roomWaiters = [];
+    // Every waiter re-checks its condition, so waking all of them is always safe.
+    for (const resolve of waiters) resolve();
   }
 }

@@ -15,6 +15,7 @@ export const consumerEnv = {
   METRICS_HOST: env.string('0.0.0.0'),
   METRICS_PORT: env.int(9091, 0, 65535),
   BATCH_SIZE: env.int(256, 1, 10_000),
+  APPLY_CONCURRENCY: env.int(2, 1, 16),
   PULL_EXPIRES_MS: env.int(2_000, 1_000, 60_000),
   SHUTDOWN_GRACE_MS: env.int(25_000, 100, 3_600_000),
   NAK_BASE_DELAY_MS: env.int(1_000, 0, 600_000),
@@ -31,6 +32,7 @@ export interface ConsumerConfig {
   metricsHost: string;
   metricsPort: number;
   batchSize: number;
+  applyConcurrency: number;
   pullExpiresMs: number;
   shutdownGraceMs: number;
   nakBaseDelayMs: number;
@@ -51,6 +53,7 @@ export function loadConsumerConfig(source: NodeJS.ProcessEnv = process.env): Con
     metricsHost: e.METRICS_HOST,
     metricsPort: e.METRICS_PORT,
     batchSize: e.BATCH_SIZE,
+    applyConcurrency: e.APPLY_CONCURRENCY,
     pullExpiresMs: e.PULL_EXPIRES_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     nakBaseDelayMs: e.NAK_BASE_DELAY_MS,

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
 
   const throttle = new DemoThrottle(config.workMs, config.maxEventsPerSec);
   const batchSize = throttle.batchSize(config.batchSize);
-  const queue = new BatchQueue<JsMsg>(batchSize * 2);
+  const queue = new BatchQueue<JsMsg>(batchSize * (config.applyConcurrency + 1));
   const pump = new PullPump(consumer, queue, { batchSize, expiresMs: config.pullExpiresMs }, log);
   const worker = new Worker({
     queue,
@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     throttle,
     log,
     batchSize,
+    applyConcurrency: config.applyConcurrency,
     nakBaseDelayMs: config.nakBaseDelayMs,
     nakMaxDelayMs: config.nakMaxDelayMs,
   });

@@ -30,6 +30,18 @@ describe('batch queue', () => {
     expect(roomy).toBe(true);
   });
 
+  it('serves several concurrent takers and wakes all of them on close', async () => {
+    const q = new BatchQueue<number>(10);
+    const a = q.take(1);
+    const b = q.take(1);
+    const c = q.take(1);
+    q.push(1);
+    q.push(2);
+    expect((await Promise.all([a, b])).flat().sort()).toEqual([1, 2]);
+    q.close();
+    expect(await c).toEqual([]);
+  });
+
   it('drains what is left after close, then ends', async () => {
     const q = new BatchQueue<number>(4);
     q.push(1);

@@ -1,0 +1,337 @@
+/**
+ * `npm run bench`: throughput and latency of the kvflow worker, measured side by side in one run on local
+ * servers (the machine is shared and noisy, so only ratios from the same run are compared).
+ *
+ *   ceiling  pull and ack with nats.js consume(), nothing else: the most a worker can do on this machine
+ *   naive    per message: await one Redis write, then ack
+ *   worker   the kvflow worker (fetch pump, batch, fenced pipelined apply to Redis, ack), in process
+ *   e2e      publish at a fixed rate through the producer's publisher; time from event ts to applied
+ *
+ * Each throughput variant runs ROUNDS times, interleaved; the best round of each is reported.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import {
+  connectionEnv,
+  connectionSettings,
+  connectNats,
+  connectRedis,
+  createLogger,
+  createRegistry,
+  decodeEvent,
+  type KvEvent,
+  type NatsConnection,
+  newEventId,
+  parseEnv,
+  provision,
+  Readiness,
+  type StreamSettings,
+  streamEnv,
+  streamSettings,
+} from '@kvflow/common';
+import { BatchQueue, createConsumerMetrics, DemoThrottle, PullPump, Worker } from '@kvflow/consumer';
+import { Publisher } from '@kvflow/producer';
+import { type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { Redis } from 'ioredis';
+import { startNats, startRedis } from '../../test/harness/servers.js';
+
+const N = Number(process.env.BENCH_EVENTS ?? 100_000);
+const N_NAIVE = Number(process.env.BENCH_NAIVE_EVENTS ?? 20_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const E2E_RATE = 1_000;
+const E2E_SECONDS = Number(process.env.BENCH_E2E_SECONDS ?? 15);
+const BATCH_SIZE = Number(process.env.BATCH_SIZE ?? 256);
+const APPLY_CONCURRENCY = Number(process.env.APPLY_CONCURRENCY ?? 2);
+const log = createLogger('bench', 'warn');
+const now = () => performance.timeOrigin + performance.now();
+
+let streamCounter = 0;
+
+async function freshStream(nc: NatsConnection, events: number): Promise<StreamSettings> {
+  const name = `BENCH${++streamCounter}`;
+  const s = streamSettings(
+    parseEnv(streamEnv, {
+      STREAM_NAME: name,
+      STREAM_SUBJECT: `bench.${name}`,
+      DLQ_STREAM_NAME: `${name}_DLQ`,
+      DLQ_SUBJECT: `bench.${name}.dlq`,
+      MAX_ACK_PENDING: '100000',
+    }),
+  );
+  await provision(nc, s);
+  const publisher = new Publisher(nc, jetstream(nc), {
+    subject: s.subject,
+    maxInFlight: 4096,
+    timeoutMs: 10_000,
+    retries: 3,
+  });
+  const value = 'x'.repeat(64);
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < events; i++) {
+    const e: KvEvent = {
+      v: 1,
+      id: newEventId(),
+      op: 'set',
+      key: `k${i % 10_000}`,
+      value,
+      ts: Date.now(),
+      src: 'generator',
+    };
+    pending.push(publisher.publish(e));
+    if (pending.length >= 4096) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+  return s;
+}
+
+async function untilAcked(nc: NatsConnection, s: StreamSettings, n: number): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (;;) {
+    const info = await jsm.consumers.info(s.stream, s.consumer);
+    if (info.ack_floor.stream_seq >= n) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function timed(
+  nc: NatsConnection,
+  s: StreamSettings,
+  n: number,
+  run: () => Promise<() => Promise<void>>,
+) {
+  const started = performance.now();
+  const stop = await run();
+  await untilAcked(nc, s, n);
+  const seconds = (performance.now() - started) / 1000;
+  await stop();
+  return n / seconds;
+}
+
+async function ceiling(nc: NatsConnection, n: number): Promise<number> {
+  const s = await freshStream(nc, n);
+  const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
+  return timed(nc, s, n, async () => {
+    const messages = await consumer.consume({ max_messages: 1024 });
+    const loop = (async () => {
+      for await (const m of messages) m.ack();
+    })();
+    return async () => {
+      await messages.close();
+      await loop;
+    };
+  });
+}
+
+async function naive(nc: NatsConnection, redis: Redis, n: number): Promise<number> {
+  const s = await freshStream(nc, n);
+  const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
+  return timed(nc, s, n, async () => {
+    const messages = await consumer.consume({ max_messages: 1024 });
+    const loop = (async () => {
+      for await (const m of messages) {
+        const d = decodeEvent(m.data, s.valueMaxBytes);
+        if (d.ok && d.event.op === 'set') await redis.set(`naive:${d.event.key}`, d.event.value);
+        else if (d.ok) await redis.del(`naive:${d.event.key}`);
+        m.ack();
+      }
+    })();
+    return async () => {
+      await messages.close();
+      await loop;
+    };
+  });
+}
+
+function startWorker(
+  nc: NatsConnection,
+  redis: Redis,
+  s: StreamSettings,
+  consumerReady: Promise<import('@nats-io/jetstream').Consumer>,
+  onApplied?: (e: readonly { event: KvEvent }[]) => void,
+) {
+  return consumerReady.then((consumer) => {
+    const queue = new BatchQueue<JsMsg>(BATCH_SIZE * (APPLY_CONCURRENCY + 1));
+    const pump = new PullPump(consumer, queue, { batchSize: BATCH_SIZE, expiresMs: 2_000 }, log);
+    const worker = new Worker({
+      queue,
+      pump,
+      redis,
+      js: jetstream(nc),
+      stream: s,
+      metrics: createConsumerMetrics(createRegistry()),
+      readiness: new Readiness([]),
+      throttle: new DemoThrottle(0, 0),
+      log,
+      batchSize: BATCH_SIZE,
+      applyConcurrency: APPLY_CONCURRENCY,
+      nakBaseDelayMs: 1000,
+      nakMaxDelayMs: 30_000,
+      onApplied,
+    });
+    pump.start();
+    worker.start();
+    return async () => {
+      await pump.stop();
+      await worker.done();
+    };
+  });
+}
+
+async function kvflowWorker(nc: NatsConnection, redis: Redis, n: number): Promise<number> {
+  const s = await freshStream(nc, n);
+  const consumer = jetstream(nc).consumers.get(s.stream, s.consumer);
+  await consumer;
+  return timed(nc, s, n, () => startWorker(nc, redis, s, consumer));
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function endToEnd(
+  nc: NatsConnection,
+  redis: Redis,
+): Promise<{ p50: number; p99: number; samples: number }> {
+  const s = await freshStream(nc, 0);
+  const latencies: number[] = [];
+  const warmUntil = now() + 1_000;
+  const stop = await startWorker(
+    nc,
+    redis,
+    s,
+    jetstream(nc).consumers.get(s.stream, s.consumer),
+    (applied) => {
+      const t = now();
+      for (const v of applied) if (v.event.ts > warmUntil) latencies.push(t - v.event.ts);
+    },
+  );
+  const publisher = new Publisher(nc, jetstream(nc), {
+    subject: s.subject,
+    maxInFlight: 1024,
+    timeoutMs: 5_000,
+    retries: 3,
+  });
+  const total = E2E_RATE * E2E_SECONDS;
+  let sent = 0;
+  const started = now();
+  await new Promise<void>((done) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((now() - started) / 1000) * E2E_RATE));
+      for (; sent < due; sent++) {
+        const e: KvEvent = {
+          v: 1,
+          id: newEventId(),
+          op: 'set',
+          key: `k${sent % 1000}`,
+          value: 'v'.repeat(64),
+          ts: now(),
+          src: 'generator',
+        };
+        void publisher.publish(e);
+      }
+      if (sent >= total) {
+        clearInterval(timer);
+        done();
+      }
+    }, 1);
+  });
+  await untilAcked(nc, s, total);
+  await stop();
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), samples: latencies.length };
+}
+
+function version(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  const [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
+  const settings = connectionSettings(
+    parseEnv(connectionEnv, { NATS_URL: nats.url, REDIS_URL: redisServer.url }),
+  );
+  const nc = await connectNats(settings, log, 'bench');
+  const redis = await connectRedis(settings, log, 'bench');
+  const rounds: Array<{ ceiling: number; naive: number; worker: number }> = [];
+  try {
+    for (let r = 1; r <= ROUNDS; r++) {
+      const round = {
+        ceiling: await ceiling(nc, N),
+        naive: await naive(nc, redis, N_NAIVE),
+        worker: await kvflowWorker(nc, redis, N),
+      };
+      rounds.push(round);
+      process.stderr.write(
+        `round ${r}/${ROUNDS}: ceiling ${round.ceiling.toFixed(0)}/s  naive ${round.naive.toFixed(0)}/s  worker ${round.worker.toFixed(0)}/s\n`,
+      );
+    }
+    process.stderr.write(`end-to-end at ${E2E_RATE} events/s for ${E2E_SECONDS} s…\n`);
+    const e2e = await endToEnd(nc, redis);
+    const best = (k: 'ceiling' | 'naive' | 'worker') => Math.max(...rounds.map((r) => r[k]));
+    const result = {
+      worker_eps: Math.round(best('worker')),
+      ceiling_eps: Math.round(best('ceiling')),
+      naive_eps: Math.round(best('naive')),
+      worker_to_ceiling: Number((best('worker') / best('ceiling')).toFixed(3)),
+      worker_to_naive: Number((best('worker') / best('naive')).toFixed(2)),
+      e2e_p50_ms: Number(e2e.p50.toFixed(3)),
+      e2e_p99_ms: Number(e2e.p99.toFixed(3)),
+      e2e_samples: e2e.samples,
+      rounds,
+      params: {
+        events: N,
+        naive_events: N_NAIVE,
+        rounds: ROUNDS,
+        batch_size: BATCH_SIZE,
+        apply_concurrency: APPLY_CONCURRENCY,
+        e2e_rate: E2E_RATE,
+        e2e_seconds: E2E_SECONDS,
+      },
+      machine: {
+        cpus: cpus().length,
+        node: process.version,
+        nats_server: version('nats-server', ['--version']),
+        redis_server: version('redis-server', ['--version']),
+      },
+      at: new Date().toISOString(),
+    };
+    const targets = [
+      ['worker / ceiling', result.worker_to_ceiling, '>= 0.8', result.worker_to_ceiling >= 0.8],
+      ['worker / naive', result.worker_to_naive, '>= 8', result.worker_to_naive >= 8],
+      ['e2e p99 (ms)', result.e2e_p99_ms, '<= 5', result.e2e_p99_ms <= 5],
+    ] as const;
+    const rows: Array<[string, string]> = [
+      ['ceiling (pull+ack)', `${result.ceiling_eps} events/s`],
+      ['naive (await write, ack)', `${result.naive_eps} events/s`],
+      ['kvflow worker', `${result.worker_eps} events/s`],
+      [
+        'e2e latency p50 / p99',
+        `${result.e2e_p50_ms} / ${result.e2e_p99_ms} ms (${e2e.samples} events at ${E2E_RATE}/s)`,
+      ],
+    ];
+    console.log('\nkvflow benchmark (best of each, same run)');
+    for (const [k, v] of rows) console.log(`  ${k.padEnd(26)} ${v}`);
+    console.log('\ntargets');
+    for (const [k, v, want, ok] of targets)
+      console.log(`  ${k.padEnd(26)} ${String(v).padEnd(10)} ${want.padEnd(8)} ${ok ? 'met' : 'NOT met'}`);
+    const dir = resolve(import.meta.dirname, '../../../results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(resolve(dir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`\nwrote ${resolve(dir, 'latest.json')}`);
+  } finally {
+    await nc.close();
+    redis.disconnect();
+    await Promise.all([nats.stop(), redisServer.stop()]);
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`bench failed: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,3 @@
+export * from './local-stack.js';
+export * from './server-processes.js';
+export * from './service-process.js';

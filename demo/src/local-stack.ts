@@ -1,0 +1,112 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  findBinary,
+  INSTALL_HINT,
+  isListening,
+  startNatsServer,
+  startRedisServer,
+} from './server-processes.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface LocalStackOptions {
+  natsPort: number;
+  natsMonitorPort: number;
+  redisPort: number;
+  /** Project-local directory for server data and logs. */
+  dataDir: string;
+  say: (line: string) => void;
+}
+
+export interface LocalStack {
+  natsUrl: string;
+  natsMonitorUrl: string;
+  redisUrl: string;
+  logDir: string;
+  /** Stops the servers this stack started (servers it reused keep running). */
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_STACK: Omit<LocalStackOptions, 'say'> = {
+  natsPort: 4222,
+  natsMonitorPort: 8222,
+  redisPort: 6379,
+  dataDir: join(ROOT, '.kvflow'),
+};
+
+/** Installs missing server binaries with the project's script, or explains precisely how to. */
+export function ensureServerBinaries(say: (line: string) => void): void {
+  const missing = (['nats-server', 'redis-server'] as const).filter((b) => !findBinary(b));
+  if (missing.length === 0) return;
+  say(`${missing.join(' and ')} not found: running scripts/install-servers.sh`);
+  const result = spawnSync('bash', [join(ROOT, 'scripts/install-servers.sh')], { stdio: 'inherit' });
+  const still = missing.filter((b) => !findBinary(b));
+  if (result.status !== 0 || still.length > 0) {
+    throw new Error(
+      `${still.join(' and ') || missing.join(' and ')} could not be installed automatically; ${INSTALL_HINT}`,
+    );
+  }
+}
+
+async function natsHasJetStream(monitorPort: number): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`)).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts nats-server (JetStream + monitoring) and redis-server, or reuses ones already listening. */
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const logDir = join(opts.dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+  const natsUrl = `nats://127.0.0.1:${opts.natsPort}`;
+  const redisUrl = `redis://127.0.0.1:${opts.redisPort}`;
+
+  const natsUp = await isListening(opts.natsPort);
+  const redisUp = await isListening(opts.redisPort);
+  if (!natsUp || !redisUp) ensureServerBinaries(opts.say);
+
+  if (natsUp) {
+    if (!(await natsHasJetStream(opts.natsMonitorPort))) {
+      throw new Error(
+        `something listens on :${opts.natsPort} but no JetStream monitoring answers on :${opts.natsMonitorPort}; ` +
+          'stop it, or start nats-server with -js -m ' +
+          String(opts.natsMonitorPort),
+      );
+    }
+    opts.say(`reusing nats-server on :${opts.natsPort} (monitoring :${opts.natsMonitorPort})`);
+  } else {
+    const nats = await startNatsServer({
+      port: opts.natsPort,
+      monitorPort: opts.natsMonitorPort,
+      storeDir: join(opts.dataDir, 'nats'),
+      logFile: join(logDir, 'nats-server.log'),
+    });
+    stops.push(nats.stop);
+    opts.say(`started nats-server on :${opts.natsPort} (JetStream, monitoring :${opts.natsMonitorPort})`);
+  }
+  if (redisUp) {
+    opts.say(`reusing redis-server on :${opts.redisPort}`);
+  } else {
+    const redis = await startRedisServer({
+      port: opts.redisPort,
+      dataDir: join(opts.dataDir, 'redis'),
+      logFile: join(logDir, 'redis-server.log'),
+    });
+    stops.push(redis.stop);
+    opts.say(`started redis-server on :${opts.redisPort}`);
+  }
+  return {
+    natsUrl,
+    natsMonitorUrl: `http://127.0.0.1:${opts.natsMonitorPort}`,
+    redisUrl,
+    logDir,
+    stop: async () => {
+      for (const stop of stops.reverse()) await stop();
+    },
+  };
+}

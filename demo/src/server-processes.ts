@@ -1,0 +1,173 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Starting real nats-server and redis-server processes: used by the one-machine stack, the tests and the
+ * benchmark, so all three run the servers the same way.
+ */
+
+export const INSTALL_HINT =
+  'install them with: bash scripts/install-servers.sh (Debian/Ubuntu; needs apt and Go)';
+
+/** Finds a server binary: the env override, PATH, then where `go install` puts it. */
+export function findBinary(name: 'nats-server' | 'redis-server'): string | null {
+  const override = process.env[name === 'nats-server' ? 'NATS_SERVER_BIN' : 'REDIS_SERVER_BIN'];
+  if (override) return existsSync(override) ? override : null;
+  try {
+    return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    const candidates = [
+      join(process.env.GOPATH ?? join(homedir(), 'go'), 'bin', name),
+      `/usr/local/bin/${name}`,
+    ];
+    return candidates.find((c) => existsSync(c)) ?? null;
+  }
+}
+
+export function requireBinary(name: 'nats-server' | 'redis-server'): string {
+  const bin = findBinary(name);
+  if (!bin) throw new Error(`${name} not found on PATH; ${INSTALL_HINT}`);
+  return bin;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function isListening(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+export interface ServerProcess {
+  url: string;
+  port: number;
+  /** Stops the process (the data directory stays). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data. */
+  start(): Promise<void>;
+}
+
+export interface NatsProcess extends ServerProcess {
+  monitorUrl: string;
+  monitorPort: number;
+}
+
+function outputTo(logFile: string | undefined): 'ignore' | number {
+  return logFile ? openSync(logFile, 'a') : 'ignore';
+}
+
+export async function startNatsServer(opts: {
+  port: number;
+  monitorPort: number;
+  storeDir: string;
+  logFile?: string;
+}): Promise<NatsProcess> {
+  const bin = requireBinary('nats-server');
+  mkdirSync(opts.storeDir, { recursive: true });
+  const monitorUrl = `http://127.0.0.1:${opts.monitorPort}`;
+  let child: ChildProcess | null = null;
+  const start = async () => {
+    const args = [
+      '-js',
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(opts.port),
+      '-m',
+      String(opts.monitorPort),
+      '-sd',
+      opts.storeDir,
+    ];
+    const out = outputTo(opts.logFile);
+    child = spawn(bin, args, { stdio: ['ignore', out, out] });
+    await waitFor('nats-server', async () => (await fetch(`${monitorUrl}/healthz?js-enabled-only=true`)).ok);
+  };
+  await start();
+  return {
+    url: `nats://127.0.0.1:${opts.port}`,
+    port: opts.port,
+    monitorUrl,
+    monitorPort: opts.monitorPort,
+    start,
+    stop: async () => {
+      if (child) await stopChild(child);
+    },
+  };
+}
+
+async function redisPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => {
+      socket.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function startRedisServer(opts: {
+  port: number;
+  /** Directory for the append-only file; omit for a throwaway in-memory server. */
+  dataDir?: string;
+  logFile?: string;
+}): Promise<ServerProcess> {
+  const bin = requireBinary('redis-server');
+  let child: ChildProcess | null = null;
+  const persistence = opts.dataDir
+    ? ['--dir', opts.dataDir, '--appendonly', 'yes', '--save', '']
+    : ['--appendonly', 'no', '--save', ''];
+  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+  const start = async () => {
+    const out = outputTo(opts.logFile);
+    child = spawn(bin, ['--port', String(opts.port), '--bind', '127.0.0.1', ...persistence], {
+      stdio: ['ignore', out, out],
+    });
+    await waitFor('redis-server', () => redisPing(opts.port));
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${opts.port}`,
+    port: opts.port,
+    start,
+    stop: async () => {
+      if (child) await stopChild(child);
+    },
+  };
+}

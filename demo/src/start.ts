@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+import 'dotenv/config';
+import { DEFAULT_STACK, startLocalStack } from './local-stack.js';
+import { startService } from './service-process.js';
+
+/**
+ * `npm start`: the system on one machine with one worker (no scaler): local servers, the producer with its API
+ * and rate generator, and a worker. Ctrl-C stops everything, the worker drained first.
+ */
+const say = (line: string) => process.stdout.write(`kvflow: ${line}\n`);
+
+async function main(): Promise<void> {
+  const stack = await startLocalStack({ ...DEFAULT_STACK, say });
+  const env = {
+    NATS_URL: stack.natsUrl,
+    REDIS_URL: stack.redisUrl,
+    RATE: process.env.RATE ?? '20',
+    HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1',
+  };
+  const port = process.env.HTTP_PORT ?? '8080';
+  const producer = startService('producer', 'producer', env, stack.logDir);
+  const worker = startService('consumer', 'worker-1', { ...env, METRICS_PORT: '9091' }, stack.logDir);
+  say(`producer: API http://127.0.0.1:${port} (docs /docs), generating ${env.RATE} events/s`);
+  say('worker-1: metrics http://127.0.0.1:9091/metrics');
+  say(
+    `logs in ${stack.logDir}; try: curl -X PUT -H 'content-type: text/plain' -d hello http://127.0.0.1:${port}/keys/greeting`,
+  );
+  say('Ctrl-C to stop');
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping: draining the worker…');
+    await worker.stop(30_000);
+    await producer.stop(10_000);
+    await stack.stop();
+    say('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  for (const s of [producer, worker]) {
+    void s.exited.then((code) => {
+      if (!stopping) {
+        say(`${s.name} exited with code ${code}; see ${stack.logDir}/${s.name}.log`);
+        void stop();
+      }
+    });
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`kvflow: ${err.message}\n`);
+  process.exit(1);
+});
