@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     await redis.quit().catch(() => undefined);
     await ops.close();
     clearTimeout(deadline);
-    log.info({ tookMs: Date.now() - started }, 'drained; exiting');
+    log.info({ tookMs: Date.now() - started, totals: worker.totals }, 'drained; exiting');
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -40,11 +40,17 @@ export class Worker {
   private recovering: Promise<void> | null = null;
   private batches = 0;
   private summary = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
+  private readonly lifetime = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
 
   constructor(private readonly d: WorkerDeps) {}
 
   start(): void {
     this.running ??= this.run();
+  }
+
+  /** Events handled since start, by outcome. */
+  get totals(): Readonly<typeof this.lifetime> {
+    return this.lifetime;
   }
 
   /** Resolves once the queue is closed (the pump stopped) and every message taken has been settled. */
@@ -102,10 +108,13 @@ export class Worker {
       metrics.events.inc({ outcome: 'stale' }, valid.length - applied);
       this.summary.applied += applied;
       this.summary.stale += valid.length - applied;
+      this.lifetime.applied += applied;
+      this.lifetime.stale += valid.length - applied;
     }
     await this.deadLetter(poison);
     this.batches++;
     this.summary.events += batch.length;
+    this.lifetime.events += batch.length;
   }
 
   private async deadLetter(poison: PoisonMessage[]): Promise<void> {
@@ -120,6 +129,7 @@ export class Worker {
         msg.term(reason);
         this.d.metrics.events.inc({ outcome: 'dead_lettered' });
         this.summary.deadLettered++;
+        this.lifetime.deadLettered++;
         this.d.log.warn({ seq: msg.seq, reason }, 'poison message dead-lettered');
       } catch (err) {
         msg.nak(this.nakDelay(msg));

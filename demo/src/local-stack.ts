@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   findBinary,
+  freePort,
   INSTALL_HINT,
   isListening,
   startNatsServer,
@@ -107,6 +109,33 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     logDir,
     stop: async () => {
       for (const stop of stops.reverse()) await stop();
+    },
+  };
+}
+
+/** Fresh servers on free ports with a temporary data directory: a reproducible run that touches nothing else. */
+export async function startIsolatedStack(say: (line: string) => void): Promise<LocalStack> {
+  ensureServerBinaries(say);
+  const dir = mkdtempSync(join(tmpdir(), 'kvflow-demo-'));
+  const logDir = join(dir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const nats = await startNatsServer({
+    port: await freePort(),
+    monitorPort: await freePort(),
+    storeDir: join(dir, 'nats'),
+    logFile: join(logDir, 'nats-server.log'),
+  });
+  const redis = await startRedisServer({ port: await freePort(), logFile: join(logDir, 'redis-server.log') });
+  say(`started isolated nats-server (${nats.url}) and redis-server (${redis.url}); logs in ${logDir}`);
+  return {
+    natsUrl: nats.url,
+    natsMonitorUrl: nats.monitorUrl,
+    redisUrl: redis.url,
+    logDir,
+    stop: async () => {
+      await redis.stop();
+      await nats.stop();
+      rmSync(join(dir, 'nats'), { recursive: true, force: true });
     },
   };
 }

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { ROOT } from './local-stack.js';
 
 export type Role = 'producer' | 'consumer';
@@ -19,6 +21,7 @@ export function startService(
   name: string,
   env: Record<string, string>,
   logDir: string,
+  onLine?: (line: string) => void,
 ): ServiceProcess {
   const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
   const child = spawn(process.execPath, [join(ROOT, role, 'dist/main.js')], {
@@ -27,6 +30,7 @@ export function startService(
   });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
+  if (onLine) createInterface({ input: child.stdout as Readable }).on('line', onLine);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     name,

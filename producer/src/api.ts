@@ -23,8 +23,11 @@ export interface ApiDeps {
   readiness: Readiness;
   apiToken: string | undefined;
   valueMaxBytes: number;
-  /** Extra routes (e.g. the live rate control) registered by the caller. */
-  extend?: (app: FastifyInstance) => void;
+  /** Extra routes (e.g. the live rate control), given the write-authorization check. */
+  extend?: (
+    app: FastifyInstance,
+    requireToken: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+  ) => void;
 }
 
 const errorBody = {
@@ -261,6 +264,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const ready = deps.readiness.ready;
     return reply.code(ready ? 200 : 503).send({ ready, checks: deps.readiness.report() });
   });
-  deps.extend?.(app);
+  deps.extend?.(app, requireToken);
   return app;
 }

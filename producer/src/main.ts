@@ -15,6 +15,7 @@ import { monitorBacklog } from './backlog-monitor.js';
 import { loadProducerConfig } from './config.js';
 import { createProducerMetrics } from './metrics.js';
 import { Publisher } from './publisher.js';
+import { registerRateControl } from './rate-control.js';
 import { RateGenerator } from './rate-generator.js';
 
 const config = loadOrExit(() => loadProducerConfig(), 'kvflow-producer');
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
     readiness,
     apiToken: config.apiToken,
     valueMaxBytes: config.stream.valueMaxBytes,
+    extend: (api, requireToken) => registerRateControl(api, generator, requireToken),
   });
   await app.listen({ host: config.httpHost, port: config.httpPort }).catch((err: Error) => {
     throw new Error(`cannot listen on ${config.httpHost}:${config.httpPort}: ${err.message}`, { cause: err });

@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ROOT } from './local-stack.js';
+import {
+  type AutoscalingSettings,
+  autoscalingFromValues,
+  readValues,
+} from './scaling/autoscaling-settings.js';
+
+export const DEFAULT_VALUES_FILES = [
+  join(ROOT, 'charts/kvflow/values.yaml'),
+  join(ROOT, 'charts/kvflow/values-demo.yaml'),
+];
+
+const consumerValues = z
+  .object({
+    batchSize: z.number().int().positive().default(256),
+    applyConcurrency: z.number().int().positive().default(2),
+    workMs: z.number().min(0).default(0),
+    maxEventsPerSec: z.number().min(0).default(0),
+    shutdownGraceSeconds: z.number().int().positive().default(25),
+  })
+  .prefault({});
+
+export interface DemoSettings {
+  files: string[];
+  autoscaling: AutoscalingSettings;
+  /** Environment for worker processes, from the chart's `consumer` values. */
+  workerEnv: Record<string, string>;
+  /** SIGTERM -> SIGKILL, as terminationGracePeriodSeconds in the chart (drain time + 5 s). */
+  terminationGraceMs: number;
+}
+
+/** The same values files the chart renders from (helm -f order): autoscaling and worker settings. */
+export function loadDemoSettings(files: string[] = DEFAULT_VALUES_FILES): DemoSettings {
+  const values = readValues(files);
+  const autoscaling = autoscalingFromValues(values, files.join(' + '));
+  const parsed = consumerValues.safeParse(values.consumer);
+  if (!parsed.success) {
+    throw new Error(
+      `invalid consumer settings in ${files.join(' + ')}: ${parsed.error.issues.map((i) => `consumer.${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const c = parsed.data;
+  return {
+    files,
+    autoscaling,
+    workerEnv: {
+      BATCH_SIZE: String(c.batchSize),
+      APPLY_CONCURRENCY: String(c.applyConcurrency),
+      WORK_MS: String(c.workMs),
+      MAX_EVENTS_PER_SEC: String(c.maxEventsPerSec),
+      SHUTDOWN_GRACE_MS: String(c.shutdownGraceSeconds * 1000),
+    },
+    terminationGraceMs: (c.shutdownGraceSeconds + 5) * 1000,
+  };
+}

@@ -1,0 +1,300 @@
+#!/usr/bin/env node
+import 'dotenv/config';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import {
+  connectionEnv,
+  connectionSettings,
+  connectNats,
+  connectRedis,
+  createLogger,
+  createRegistry,
+  parseEnv,
+  provision,
+  Readiness,
+  startOpsServer,
+  streamEnv,
+  streamSettings,
+} from '@kvflow/common';
+import { loadDemoSettings } from './demo-settings.js';
+import { DEFAULT_STACK, type LocalStack, startIsolatedStack, startLocalStack } from './local-stack.js';
+import { renderLogLine, renderView } from './observe/live-view.js';
+import { type Sample, StatsCollector } from './observe/stats-collector.js';
+import { buildReport, summarize, writeReport } from './report/scaling-report.js';
+import { SCENARIOS } from './report/scenarios.js';
+import { verifyAgainstStream } from './report/verify.js';
+import { readLag } from './scaling/lag-reader.js';
+import { LocalScaler, type ScalerDecision } from './scaling/local-scaler.js';
+import { WorkerPool } from './scaling/worker-pool.js';
+import { freePort } from './server-processes.js';
+import { type ServiceProcess, startService } from './service-process.js';
+
+const HELP = `npm run demo -- [options]
+
+Runs kvflow on one machine and scales worker processes the way KEDA + the HPA scale pods, using the autoscaling
+settings of the Helm chart (charts/kvflow/values.yaml + values-demo.yaml).
+
+Interactive (default): starts or reuses nats-server :4222 and redis-server :6379, the producer on :8080, the
+local scaler (metrics on :9400) and a live view. Change the load with: npm run rate -- 800
+
+Options:
+  --scenario NAME    run a scripted load and exit: ${Object.keys(SCENARIOS).join(', ')} (isolated servers on free ports)
+  --duration S       scenario length in seconds (default 120)
+  --report DIR       where the scenario writes scaling-report.{html,json} (default out)
+  --rate R           initial rate in events/s, interactive mode (default 0)
+  --values FILE      values file(s) to read instead of the defaults (repeat, later wins)
+  -h, --help         this help
+
+Exit codes: 0 ok, 1 the scenario found lost or duplicated events (or failed), 2 bad options.`;
+
+function usage(message: string): never {
+  process.stderr.write(`demo: ${message}\n\n${HELP}\n`);
+  process.exit(2);
+}
+
+function parseOptions() {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof optionSpec }>>;
+  const optionSpec = {
+    scenario: { type: 'string' },
+    duration: { type: 'string', default: '120' },
+    report: { type: 'string', default: 'out' },
+    rate: { type: 'string', default: '0' },
+    values: { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h', default: false },
+  } as const;
+  try {
+    parsed = parseArgs({ options: optionSpec, allowPositionals: false });
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  const o = parsed.values;
+  if (o.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  const duration = Number(o.duration);
+  if (!Number.isFinite(duration) || duration < 10 || duration > 3600)
+    usage('--duration must be 10..3600 seconds');
+  const rate = Number(o.rate);
+  if (!Number.isFinite(rate) || rate < 0) usage('--rate must be a number >= 0');
+  if (o.scenario !== undefined && !(o.scenario in SCENARIOS)) {
+    usage(`unknown scenario "${o.scenario}"; choose one of ${Object.keys(SCENARIOS).join(', ')}`);
+  }
+  return { scenario: o.scenario, duration, reportDir: o.report, rate, values: o.values };
+}
+
+const say = (line: string) => process.stdout.write(`kvflow: ${line}\n`);
+
+async function waitReady(port: number, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what} did not become ready within ${timeoutMs / 1000} s`);
+}
+
+async function setRate(port: number, query: Record<string, string | number>): Promise<void> {
+  const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
+  const res = await fetch(`http://127.0.0.1:${port}/rate?${qs}`, {
+    method: 'PUT',
+    headers: process.env.API_TOKEN ? { authorization: `Bearer ${process.env.API_TOKEN}` } : {},
+  });
+  if (!res.ok) throw new Error(`setting the rate failed: ${res.status} ${await res.text()}`);
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions();
+  const settings = loadDemoSettings(opts.values);
+  const a = settings.autoscaling;
+  const stream = streamSettings(parseEnv(streamEnv, process.env));
+  const isolated = opts.scenario !== undefined;
+  const stack: LocalStack = isolated
+    ? await startIsolatedStack(say)
+    : await startLocalStack({ ...DEFAULT_STACK, say });
+  const connection = connectionSettings(
+    parseEnv(connectionEnv, { ...process.env, NATS_URL: stack.natsUrl, REDIS_URL: stack.redisUrl }),
+  );
+  const log = createLogger('demo', 'warn');
+  const nc = await connectNats(connection, log, 'kvflow-demo');
+  await provision(nc, stream);
+
+  const producerPort = isolated ? await freePort() : Number(process.env.HTTP_PORT ?? 8080);
+  const scalerPort = isolated ? await freePort() : 9400;
+  const baseEnv = {
+    NATS_URL: stack.natsUrl,
+    REDIS_URL: stack.redisUrl,
+    PROVISION: 'false',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
+  const producer: ServiceProcess = startService(
+    'producer',
+    'producer',
+    {
+      ...baseEnv,
+      HTTP_PORT: String(producerPort),
+      HTTP_HOST: '127.0.0.1',
+      RATE: String(opts.rate),
+      BACKLOG_POLL_MS: '1000',
+    },
+    stack.logDir,
+  );
+  await waitReady(producerPort, 'the producer');
+
+  const tty = process.stdout.isTTY === true && !isolated;
+  let lastDecision: string | null = null;
+  const pool = new WorkerPool({
+    env: { ...baseEnv, ...settings.workerEnv },
+    logDir: stack.logDir,
+    graceMs: settings.terminationGraceMs,
+    onEvent: (e) => {
+      if (!tty && (e.kind === 'crashed' || e.kind === 'killed'))
+        say(`${e.worker} ${e.kind}: ${e.detail ?? ''}`);
+    },
+  });
+  const registry = createRegistry();
+  const readiness = new Readiness([]);
+  const ops = await startOpsServer({ host: '127.0.0.1', port: scalerPort, registry, readiness });
+  const lag = () => readLag(stack.natsMonitorUrl, '$G', stream.stream, stream.consumer);
+  const onDecision = (d: ScalerDecision) => {
+    lastDecision = `${d.by.toUpperCase()} ${d.from} -> ${d.replicas}: ${d.reason}`;
+    if (!tty) say(`t=${d.at.toFixed(0)}s scale ${d.from} -> ${d.replicas} by ${d.by}: ${d.reason}`);
+  };
+  const scaler = new LocalScaler(a, lag, pool, registry, onDecision);
+  const collector = new StatsCollector({
+    producerPort,
+    pool,
+    scaler,
+    readLag: lag,
+    stream,
+    now: () => scaler.now(),
+  });
+  scaler.start();
+  say(
+    `producer http://127.0.0.1:${producerPort} (docs /docs) | scaler metrics http://127.0.0.1:${scalerPort}/metrics | ` +
+      `settings from ${settings.files.map((f) => f.replace(`${process.cwd()}/`, '')).join(' + ')}`,
+  );
+
+  const samples: Sample[] = [];
+  let profile = opts.rate > 0 ? `constant ${opts.rate}/s` : 'off (npm run rate -- 500)';
+  const title = isolated ? `kvflow demo: scenario ${opts.scenario}` : 'kvflow demo (Ctrl-C to stop)';
+  const viewTimer = setInterval(() => {
+    void collector.sample().then((s) => {
+      samples.push(s);
+      if (tty) {
+        const lines = renderView(
+          s,
+          {
+            title,
+            profile,
+            lagThreshold: a.lagThreshold,
+            activationLagThreshold: a.activationLagThreshold,
+            maxReplicas: a.maxReplicaCount,
+            lastDecision,
+            error: scaler.lastError,
+          },
+          Math.min(process.stdout.columns ?? 80, 100),
+        );
+        process.stdout.write(`\x1b[H\x1b[2J${lines.join('\n')}\n`);
+      } else if (Math.round(s.t) % 5 === 0) {
+        say(renderLogLine(s));
+      }
+    });
+  }, 1000);
+
+  let stopping = false;
+  const shutdown = async () => {
+    clearInterval(viewTimer);
+    scaler.stop();
+    say('stopping: draining workers…');
+    await pool.stopAll();
+    await producer.stop(10_000);
+    await ops.close();
+    await nc.close();
+    await stack.stop();
+  };
+
+  if (!isolated) {
+    await new Promise<void>((resolve) => {
+      const onSignal = () => {
+        if (!stopping) {
+          stopping = true;
+          resolve();
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    });
+    await shutdown();
+    say('stopped');
+    return 0;
+  }
+
+  // Scenario mode: run the rate script, then verify and report.
+  const scenario = SCENARIOS[opts.scenario as string] as (typeof SCENARIOS)[string];
+  say(`scenario ${opts.scenario}: ${scenario.description}; ${opts.duration} s`);
+  const stepTimers = scenario.steps.map((step) =>
+    setTimeout(() => {
+      profile = step.label;
+      say(`t=${scaler.now().toFixed(0)}s rate -> ${step.label}`);
+      void setRate(producerPort, step.rate).catch((err: Error) => say(err.message));
+    }, step.at * 1000),
+  );
+  process.on('SIGINT', () => {
+    say('interrupted');
+    for (const t of stepTimers) clearTimeout(t);
+    void shutdown().then(() => process.exit(130));
+  });
+  await sleep(opts.duration * 1000);
+  await setRate(producerPort, { rate: 0 });
+  // Everything still in the stream must be applied before the books are checked (bounded wait).
+  const drainDeadline = Date.now() + 120_000;
+  while (Date.now() < drainDeadline && ((await lag().catch(() => null))?.lag ?? 1) > 0) await sleep(500);
+  clearInterval(viewTimer);
+  scaler.stop();
+  await pool.stopAll();
+  await producer.stop(10_000);
+  const finalLag = (await lag()).lag;
+  const redis = await connectRedis(connection, log, 'kvflow-demo');
+  const verification = await verifyAgainstStream(nc, redis, stream);
+  redis.disconnect();
+  const summary = summarize({
+    samples,
+    decisions: scaler.decisions,
+    steps: scenario.steps,
+    verification,
+    worked: pool.exitedTotals,
+    pendingAtEnd: finalLag,
+    deadLetters: samples.at(-1)?.deadLetters ?? 0,
+  });
+  const report = buildReport({
+    scenario: opts.scenario as string,
+    description: scenario.description,
+    durationS: opts.duration,
+    autoscaling: a,
+    samples,
+    decisions: scaler.decisions,
+    summary,
+  });
+  const files = writeReport(opts.reportDir, report);
+  await ops.close();
+  await nc.close();
+  await stack.stop();
+  say(`summary ${JSON.stringify(summary)}`);
+  say(`wrote ${files.html} and ${files.json}`);
+  const ok = summary.lost === 0 && summary.duplicates_applied === 0 && summary.state_matches_model;
+  if (!ok) say('FAILED: events were lost or applied twice (see the report)');
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`demo: ${err.message}\n`);
+    process.exit(1);
+  },
+);

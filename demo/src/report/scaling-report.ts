@@ -1,0 +1,242 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Sample } from '../observe/stats-collector.js';
+import type { AutoscalingSettings } from '../scaling/autoscaling-settings.js';
+import type { ScalerDecision } from '../scaling/local-scaler.js';
+import type { WorkerTotals } from '../scaling/worker-pool.js';
+import { loadEndsAt, loadStartsAt, type RateChange } from './scenarios.js';
+import type { Verification } from './verify.js';
+
+export interface ScalingSummary {
+  max_replicas: number;
+  /** Seconds from the load starting to the first worker being started (0 -> 1). */
+  time_to_first_scale_up_s: number | null;
+  /** Seconds from the load ending to replicas reaching 0 again (null if they did not within the run). */
+  time_back_to_zero_s: number | null;
+  events_published: number;
+  /** Events workers applied and acknowledged (fence passed, or already current). */
+  events_applied: number;
+  /** Valid events whose effect is missing from Redis, plus events still pending at the end. */
+  lost: number;
+  /** Applications beyond one per event: impossible with the sequence fence, so anything but 0 is a bug. */
+  duplicates_applied: number;
+  /** Extra deliveries (harmless, fenced no-ops). */
+  redelivered: number;
+  dead_letters: number;
+  state_matches_model: boolean;
+}
+
+export interface ScalingReport {
+  scenario: string;
+  description: string;
+  duration_s: number;
+  autoscaling: AutoscalingSettings;
+  summary: ScalingSummary;
+  decisions: Array<{ at_s: number; by: string; from: number; to: number; reason: string }>;
+  series: Array<{
+    t: number;
+    target_rate: number;
+    actual_rate: number;
+    lag: number | null;
+    desired_replicas: number;
+    current_replicas: number;
+    applied_per_s: number;
+    e2e_p50_ms: number | null;
+    e2e_p99_ms: number | null;
+    dead_letters: number;
+  }>;
+}
+
+/** The summary numbers, from the run's samples and decisions and the final verification. Pure. */
+export function summarize(input: {
+  samples: Sample[];
+  decisions: ScalerDecision[];
+  steps: RateChange[];
+  verification: Verification;
+  /** Lifetime totals reported by every worker when it drained. */
+  worked: WorkerTotals;
+  pendingAtEnd: number;
+  deadLetters: number;
+}): ScalingSummary {
+  const { samples, decisions, verification: v, worked } = input;
+  const start = loadStartsAt(input.steps);
+  const end = loadEndsAt(input.steps);
+  const firstUp = decisions.find((d) => d.from === 0 && d.replicas > 0 && d.at >= start);
+  let backToZero: number | null = null;
+  let wasUp = false;
+  for (const s of samples) {
+    if (s.current > 0) wasUp = true;
+    if (wasUp && s.t >= end && s.current === 0) {
+      backToZero = s.t - end;
+      break;
+    }
+  }
+  const processed = worked.applied + worked.stale;
+  return {
+    max_replicas: Math.max(0, ...samples.map((s) => s.current), ...decisions.map((d) => d.replicas)),
+    time_to_first_scale_up_s: firstUp ? round(firstUp.at - start) : null,
+    time_back_to_zero_s: round(backToZero),
+    events_published: v.published,
+    events_applied: processed,
+    lost: input.pendingAtEnd + v.mismatchedKeys,
+    duplicates_applied: Math.max(0, worked.applied - v.valid),
+    redelivered: Math.max(0, processed - v.valid),
+    dead_letters: input.deadLetters,
+    state_matches_model: v.mismatchedKeys === 0,
+  };
+}
+
+function round(n: number | null, digits = 1): number | null {
+  return n === null ? null : Number(n.toFixed(digits));
+}
+
+export function buildReport(input: {
+  scenario: string;
+  description: string;
+  durationS: number;
+  autoscaling: AutoscalingSettings;
+  samples: Sample[];
+  decisions: ScalerDecision[];
+  summary: ScalingSummary;
+}): ScalingReport {
+  return {
+    scenario: input.scenario,
+    description: input.description,
+    duration_s: input.durationS,
+    autoscaling: input.autoscaling,
+    summary: input.summary,
+    decisions: input.decisions.map((d) => ({
+      at_s: round(d.at) as number,
+      by: d.by,
+      from: d.from,
+      to: d.replicas,
+      reason: d.reason,
+    })),
+    series: input.samples.map((s) => ({
+      t: round(s.t) as number,
+      target_rate: round(s.targetRate) as number,
+      actual_rate: round(s.actualRate) as number,
+      lag: s.lag,
+      desired_replicas: s.desired,
+      current_replicas: s.current,
+      applied_per_s: round(s.appliedPerSec) as number,
+      e2e_p50_ms: round(s.e2eP50Ms),
+      e2e_p99_ms: round(s.e2eP99Ms),
+      dead_letters: s.deadLetters,
+    })),
+  };
+}
+
+/** Chart.js (UMD build) read from node_modules and inlined, so the report is one file that opens offline. */
+function chartJsSource(): string {
+  const require = createRequire(import.meta.url);
+  return readFileSync(require.resolve('chart.js/dist/chart.umd.min.js'), 'utf8');
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export function renderHtml(report: ScalingReport): string {
+  const s = report.summary;
+  const rows: Array<[string, string]> = [
+    ['max replicas', String(s.max_replicas)],
+    [
+      'time to first scale-up',
+      s.time_to_first_scale_up_s === null ? 'never' : `${s.time_to_first_scale_up_s} s`,
+    ],
+    [
+      'time back to zero',
+      s.time_back_to_zero_s === null ? 'not within the run' : `${s.time_back_to_zero_s} s`,
+    ],
+    ['events published', s.events_published.toLocaleString('en-US')],
+    ['events applied', s.events_applied.toLocaleString('en-US')],
+    ['lost', String(s.lost)],
+    ['duplicates applied', String(s.duplicates_applied)],
+    ['redelivered (fenced no-ops)', String(s.redelivered)],
+    ['dead letters', String(s.dead_letters)],
+    ['Redis state = stream model', s.state_matches_model ? 'yes' : 'NO'],
+  ];
+  const a = report.autoscaling;
+  const settings =
+    `lagThreshold ${a.lagThreshold}, activationLagThreshold ${a.activationLagThreshold}, ` +
+    `min ${a.minReplicaCount}, max ${a.maxReplicaCount}, polling ${a.pollingInterval}s, cooldown ${a.cooldownPeriod}s, ` +
+    `HPA sync ${a.hpa.syncPeriodSeconds}s, scale-down window ${a.behavior.scaleDown.stabilizationWindowSeconds}s`;
+  // JSON inside a <script> block: escape "<" so the data can never close the tag.
+  const data = JSON.stringify(report).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>kvflow scaling report: ${escapeHtml(report.scenario)}</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d2330; max-width: 1100px; }
+  h1 { font-size: 20px; margin: 0 0 4px; } p.sub { color: #5b6475; margin: 0 0 16px; }
+  table { border-collapse: collapse; margin-bottom: 20px; } td { padding: 3px 14px 3px 0; }
+  td:first-child { color: #5b6475; } .chart { position: relative; height: 300px; margin-bottom: 24px; }
+  .bad { color: #b42318; font-weight: 600; }
+</style>
+</head>
+<body>
+<h1>kvflow scaling report: ${escapeHtml(report.scenario)}</h1>
+<p class="sub">${escapeHtml(report.description)} (${report.duration_s} s). ${escapeHtml(settings)}.</p>
+<table>${rows
+    .map(
+      ([k, v]) =>
+        `<tr><td>${escapeHtml(k)}</td><td${/^(NO|[1-9])/.test(v) && /lost|duplicates|state/.test(k) ? ' class="bad"' : ''}>${escapeHtml(v)}</td></tr>`,
+    )
+    .join('')}</table>
+<div class="chart"><canvas id="load" aria-label="produce rate, applied rate and lag over time"></canvas></div>
+<div class="chart"><canvas id="replicas" aria-label="desired and current workers over time"></canvas></div>
+<script>${chartJsSource()}</script>
+<script id="report-data" type="application/json">${data}</script>
+<script>
+  const report = JSON.parse(document.getElementById('report-data').textContent);
+  const t = report.series.map((p) => p.t);
+  const line = (label, key, color, axis, extra = {}) => ({
+    label, data: report.series.map((p) => p[key]), borderColor: color, backgroundColor: color,
+    yAxisID: axis, pointRadius: 0, borderWidth: 2, ...extra,
+  });
+  const common = { animation: false, responsive: true, maintainAspectRatio: false, interaction: { mode: 'index', intersect: false } };
+  const time = { type: 'linear', title: { display: true, text: 'seconds' } };
+  window.kvflowCharts = [
+    new Chart(document.getElementById('load'), {
+      type: 'line',
+      data: { labels: t, datasets: [
+        line('target rate (events/s)', 'target_rate', '#7a5af8', 'rate', { borderDash: [6, 4] }),
+        line('actual rate (events/s)', 'actual_rate', '#2e90fa', 'rate'),
+        line('applied (events/s)', 'applied_per_s', '#12b76a', 'rate'),
+        line('lag (events)', 'lag', '#f04438', 'lag', { fill: false }),
+      ] },
+      options: { ...common, plugins: { title: { display: true, text: 'Load and backlog' } }, scales: {
+        x: time,
+        rate: { type: 'linear', position: 'left', beginAtZero: true, title: { display: true, text: 'events/s' } },
+        lag: { type: 'linear', position: 'right', beginAtZero: true, title: { display: true, text: 'lag' }, grid: { drawOnChartArea: false } },
+      } },
+    }),
+    new Chart(document.getElementById('replicas'), {
+      type: 'line',
+      data: { labels: t, datasets: [
+        line('desired workers', 'desired_replicas', '#f79009', 'n', { stepped: true, borderDash: [6, 4] }),
+        line('current workers', 'current_replicas', '#1d2939', 'n', { stepped: true }),
+      ] },
+      options: { ...common, plugins: { title: { display: true, text: 'Workers (KEDA + HPA rules)' } }, scales: {
+        x: time,
+        n: { type: 'linear', beginAtZero: true, suggestedMax: report.autoscaling.maxReplicaCount, ticks: { stepSize: 1 }, title: { display: true, text: 'workers' } },
+      } },
+    }),
+  ];
+  document.body.dataset.rendered = 'true';
+</script>
+</body>
+</html>
+`;
+}
+
+export function writeReport(dir: string, report: ScalingReport): { json: string; html: string } {
+  mkdirSync(dir, { recursive: true });
+  const json = join(dir, 'scaling-report.json');
+  const html = join(dir, 'scaling-report.html');
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(html, renderHtml(report));
+  return { json, html };
+}

@@ -1,0 +1,113 @@
+import { Counter, Gauge, type Registry } from '@kvflow/common';
+import type { AutoscalingSettings } from './autoscaling-settings.js';
+import { type Decision, KedaHpaModel } from './keda-hpa-model.js';
+import type { LagReading } from './lag-reader.js';
+import type { WorkerPool } from './worker-pool.js';
+
+function createScalerMetrics(registry: Registry, currentReplicas: () => number) {
+  return {
+    backlog: new Gauge({
+      name: 'kvflow_backlog',
+      help: 'Consumer lag as the scaler sees it: num_pending + num_ack_pending',
+      registers: [registry],
+    }),
+    desired: new Gauge({
+      name: 'kvflow_scaler_desired_replicas',
+      help: 'Replicas the local scaler (KEDA + HPA rules) wants',
+      registers: [registry],
+    }),
+    current: new Gauge({
+      name: 'kvflow_scaler_current_replicas',
+      help: 'Worker processes running and not terminating',
+      registers: [registry],
+      collect() {
+        this.set(currentReplicas());
+      },
+    }),
+    decisions: new Counter({
+      name: 'kvflow_scaler_decisions_total',
+      help: 'Scaling decisions, by who made them (keda, hpa)',
+      labelNames: ['by'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export interface ScalerDecision extends Decision {
+  by: 'keda' | 'hpa';
+  from: number;
+  at: number;
+}
+
+/**
+ * Runs the KEDA + HPA model against the real system: KEDA's poll every `pollingInterval` and the HPA's sync every
+ * `hpa.syncPeriodSeconds`, each reading lag fresh from the NATS monitoring endpoint, and applies decisions to the
+ * worker pool.
+ */
+export class LocalScaler {
+  private readonly model: KedaHpaModel;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly started = performance.now();
+  private readonly gauges: ReturnType<typeof createScalerMetrics>;
+  lastLag: number | null = null;
+  lastError: string | null = null;
+  desired = 0;
+  readonly decisions: ScalerDecision[] = [];
+
+  constructor(
+    readonly settings: AutoscalingSettings,
+    private readonly readLag: () => Promise<LagReading>,
+    private readonly pool: WorkerPool,
+    registry: Registry,
+    private readonly onDecision?: (d: ScalerDecision) => void,
+  ) {
+    this.model = new KedaHpaModel(settings);
+    this.gauges = createScalerMetrics(registry, () => this.pool.current);
+  }
+
+  /** Seconds since the scaler started (the model's clock). */
+  now(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  start(): void {
+    const keda = () => void this.tick('keda');
+    const hpa = () => void this.tick('hpa');
+    keda();
+    this.timers.push(setInterval(keda, this.settings.pollingInterval * 1000));
+    this.timers.push(setInterval(hpa, this.settings.hpa.syncPeriodSeconds * 1000));
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  private async tick(by: 'keda' | 'hpa'): Promise<void> {
+    let lag: number;
+    try {
+      lag = (await this.readLag()).lag;
+      this.lastError = null;
+    } catch (err) {
+      // As KEDA does on a failing scaler: no decision this round (and no fallback configured).
+      this.lastError = (err as Error).message;
+      return;
+    }
+    this.lastLag = lag;
+    this.gauges.backlog.set(lag);
+    const current = this.pool.current;
+    const now = this.now();
+    const d = by === 'keda' ? this.model.kedaPoll(now, lag, current) : this.model.hpaSync(now, lag, current);
+    if (!d) {
+      this.desired = current;
+      this.gauges.desired.set(current);
+      return;
+    }
+    this.desired = d.replicas;
+    this.gauges.desired.set(d.replicas);
+    this.gauges.decisions.inc({ by });
+    const decision = { ...d, by, from: current, at: now };
+    this.decisions.push(decision);
+    this.onDecision?.(decision);
+    await this.pool.scaleTo(d.replicas);
+  }
+}

@@ -1,0 +1,77 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RateGenerator } from './rate-generator.js';
+import { describeProfile, PROFILE_KINDS, type RateProfile } from './rate-profile.js';
+
+/**
+ * Live control of the rate generator: `GET /rate` shows it, `PUT /rate?rate=500&profile=burst&…` changes it at
+ * once (the local counterpart of `task update-rate`, which edits the ConfigMap and restarts the producer).
+ */
+export interface RateQuery {
+  rate: number;
+  profile: RateProfile['kind'];
+  stepRate: number;
+  periodS: number;
+  amplitude: number;
+  burstRate: number;
+  burstS: number;
+}
+
+export function profileFromQuery(q: RateQuery): RateProfile {
+  switch (q.profile) {
+    case 'constant':
+      return { kind: 'constant', rate: q.rate };
+    case 'step':
+      return { kind: 'step', rate: q.rate, stepRate: q.stepRate, periodS: q.periodS };
+    case 'sine':
+      return { kind: 'sine', rate: q.rate, amplitude: q.amplitude, periodS: q.periodS };
+    case 'burst':
+      return { kind: 'burst', rate: q.rate, burstRate: q.burstRate, burstS: q.burstS, periodS: q.periodS };
+  }
+}
+
+const rateNumber = { type: 'number', minimum: 0, maximum: 1_000_000 } as const;
+
+export function registerRateControl(
+  app: FastifyInstance,
+  generator: RateGenerator,
+  requireToken: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+): void {
+  const current = () => ({
+    profile: generator.currentProfile,
+    description: describeProfile(generator.currentProfile),
+    target_rate: generator.targetRateNow(),
+    actual_rate: generator.actualRate(),
+  });
+  app.get(
+    '/rate',
+    { schema: { summary: 'The rate generator: profile, target and achieved events/s' } },
+    async () => current(),
+  );
+  app.put<{ Querystring: RateQuery }>(
+    '/rate',
+    {
+      preHandler: requireToken,
+      schema: {
+        summary: 'Change the rate generator now (events/s; fractions allowed; 0 = off)',
+        querystring: {
+          type: 'object',
+          required: ['rate'],
+          additionalProperties: false,
+          properties: {
+            rate: rateNumber,
+            profile: { type: 'string', enum: [...PROFILE_KINDS], default: 'constant' },
+            stepRate: { ...rateNumber, default: 0 },
+            periodS: { type: 'number', exclusiveMinimum: 0, maximum: 86_400, default: 60 },
+            amplitude: { ...rateNumber, default: 0 },
+            burstRate: { ...rateNumber, default: 0 },
+            burstS: { type: 'number', exclusiveMinimum: 0, maximum: 86_400, default: 10 },
+          },
+        },
+      },
+    },
+    async (req) => {
+      generator.setProfile(profileFromQuery(req.query));
+      return current();
+    },
+  );
+}
