@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 export class DemoThrottle {
   private readonly msPerEvent: number;
+  /** Simulated work is serialized: a worker is one CPU, however many batches it applies at once. */
+  private busyUntil: Promise<void> = Promise.resolve();
 
   constructor(workMs: number, maxEventsPerSec: number) {
     this.msPerEvent = Math.max(workMs, maxEventsPerSec > 0 ? 1000 / maxEventsPerSec : 0);
@@ -20,7 +22,9 @@ export class DemoThrottle {
     return this.enabled ? Math.max(1, Math.min(configured, Math.ceil(1000 / this.msPerEvent))) : configured;
   }
 
-  async spend(events: number): Promise<void> {
-    if (this.enabled && events > 0) await sleep(this.msPerEvent * events);
+  spend(events: number): Promise<void> {
+    if (!this.enabled || events <= 0) return Promise.resolve();
+    this.busyUntil = this.busyUntil.then(() => sleep(this.msPerEvent * events));
+    return this.busyUntil;
   }
 }

@@ -57,3 +57,14 @@ describe('nak backoff', () => {
     expect(nakDelayMs(1_000_000, 1000, 30_000)).toBe(30_000);
   });
 });
+
+describe('demo throttle', () => {
+  it('serializes simulated work across concurrent batches (one worker = one CPU)', async () => {
+    const { DemoThrottle } = await import('@kvflow/consumer');
+    const throttle = new DemoThrottle(10, 0);
+    const started = performance.now();
+    await Promise.all([throttle.spend(3), throttle.spend(3)]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(58);
+    expect(throttle.batchSize(256)).toBe(100);
+  });
+});

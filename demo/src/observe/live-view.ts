@@ -45,9 +45,12 @@ export function renderView(s: Sample, ctx: ViewContext, width = 80): string[] {
     '─'.repeat(width),
   ];
   if (s.workers.length === 0) lines.push('workers   none (scaled to zero)');
+  const cellWidth = Math.floor((width - 10) / 3);
   const cells = s.workers.map((w) => {
     const state = w.restarts > 0 ? `${w.state}↻${w.restarts}` : w.state;
-    return `${w.name.replace('worker-', '#')} ${state} ${int(w.processed)}`.padEnd(25);
+    return clip(`${w.name.replace('worker-', '#')} ${state} ${int(w.processed)}`, cellWidth - 1).padEnd(
+      cellWidth,
+    );
   });
   for (let i = 0; i < cells.length; i += 3) {
     lines.push(`${i === 0 ? 'workers   ' : '          '}${cells.slice(i, i + 3).join('')}`.trimEnd());

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Sample } from '../observe/stats-collector.js';
 import type { AutoscalingSettings } from '../scaling/autoscaling-settings.js';
 import type { ScalerDecision } from '../scaling/local-scaler.js';
@@ -131,7 +131,8 @@ export function buildReport(input: {
 /** Chart.js (UMD build) read from node_modules and inlined, so the report is one file that opens offline. */
 function chartJsSource(): string {
   const require = createRequire(import.meta.url);
-  return readFileSync(require.resolve('chart.js/dist/chart.umd.min.js'), 'utf8');
+  // The package exports only its module entry (dist/chart.cjs); the UMD build sits beside it.
+  return readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -94,7 +94,15 @@ export class WorkerPool {
     w.process = startService(
       'consumer',
       w.name,
-      { ...this.opts.env, METRICS_PORT: String(w.metricsPort), METRICS_HOST: '127.0.0.1' },
+      {
+        ...this.opts.env,
+        METRICS_PORT: String(w.metricsPort),
+        METRICS_HOST: '127.0.0.1',
+        // Workers log to files; their exit line (info) carries the totals the report counts, so keep it.
+        LOG_LEVEL: ['debug', 'trace'].includes(this.opts.env.LOG_LEVEL ?? '')
+          ? (this.opts.env.LOG_LEVEL as string)
+          : 'info',
+      },
       this.opts.logDir,
       (line) => this.onLogLine(line),
     );

@@ -1,0 +1,97 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { ScalingReport } from '../demo/src/report/scaling-report.js';
+import { ROOT, spawnService } from './harness/services.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const DURATION_S = 75;
+
+describe('one-machine scaling demo (acceptance)', () => {
+  const out = mkdtempSync(join(tmpdir(), 'kvflow-report-'));
+  let report: ScalingReport;
+
+  it(`the burst scenario goes 0 -> at least 3 workers -> 0 within ${DURATION_S} s, losing nothing`, async () => {
+    const demo = spawnService('demo/dist/demo.js', { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' }, [
+      '--scenario',
+      'burst',
+      '--duration',
+      String(DURATION_S),
+      '--report',
+      out,
+    ]);
+    const { code } = await demo.exited;
+    expect(code, demo.output()).toBe(0);
+    report = JSON.parse(readFileSync(join(out, 'scaling-report.json'), 'utf8')) as ScalingReport;
+    const s = report.summary;
+    console.info(`scaling summary: ${JSON.stringify(s)}`);
+    expect(s.max_replicas).toBeGreaterThanOrEqual(3);
+    expect(s.time_to_first_scale_up_s).not.toBeNull();
+    expect(s.time_back_to_zero_s).not.toBeNull();
+    expect(s.events_published).toBeGreaterThan(20_000);
+    expect(s.events_applied).toBeGreaterThanOrEqual(s.events_published);
+    expect(s).toMatchObject({ lost: 0, duplicates_applied: 0, dead_letters: 0, state_matches_model: true });
+    // The series tells the same story: idle at 0, out to >= 3, back to 0.
+    const current = report.series.map((p) => p.current_replicas);
+    expect(current[0]).toBe(0);
+    expect(Math.max(...current)).toBeGreaterThanOrEqual(3);
+    expect(current.at(-1)).toBe(0);
+    expect(report.decisions[0]).toMatchObject({ by: 'keda', from: 0, to: 1 });
+  }, 300_000);
+
+  it('renders the HTML report in headless Chromium with both charts drawn', async () => {
+    expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`).toBe(true);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`file://${join(out, 'scaling-report.html')}`);
+      await page.waitForSelector('body[data-rendered="true"]', { timeout: 10_000 });
+      const charts = await page.evaluate(() => {
+        const w = window as unknown as {
+          kvflowCharts: Array<{
+            data: { datasets: Array<{ label: string; data: unknown[] }> };
+            canvas: HTMLCanvasElement;
+          }>;
+        };
+        return w.kvflowCharts.map((c) => {
+          const ctx = c.canvas.getContext('2d') as CanvasRenderingContext2D;
+          const pixels = ctx.getImageData(0, 0, c.canvas.width, c.canvas.height).data;
+          let inked = 0;
+          for (let i = 3; i < pixels.length; i += 4) if ((pixels[i] as number) > 0) inked++;
+          return { datasets: c.data.datasets.map((d) => [d.label, d.data.length] as const), inked };
+        });
+      });
+      expect(errors).toEqual([]);
+      expect(charts).toHaveLength(2);
+      for (const c of charts) {
+        expect(c.inked).toBeGreaterThan(5_000); // axes, labels and lines really drawn
+        for (const [, points] of c.datasets) expect(points).toBe(report.series.length);
+      }
+      expect(charts[1]?.datasets.map(([label]) => label)).toEqual(['desired workers', 'current workers']);
+      const shot = join(out, 'scaling-report.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      const keep = join(ROOT, 'test-results');
+      mkdirSync(keep, { recursive: true });
+      copyFileSync(shot, join(keep, 'scaling-report.png'));
+      copyFileSync(join(out, 'scaling-report.html'), join(keep, 'scaling-report.html'));
+      copyFileSync(join(out, 'scaling-report.json'), join(keep, 'scaling-report.json'));
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+});
