@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Makes `npm start` and `npm test` work on a fresh clone: installs npm dependencies when they are missing or
-// older than the lock file, and (with --servers) nats-server and redis-server when they are not on PATH.
+// Makes `npm run demo`, `npm start` and `npm test` work on a fresh clone: installs npm dependencies when they are
+// missing or older than the lock file, with --servers nats-server and redis-server when they are not on PATH, and
+// with --test-tools what the test suite needs besides (scripts/install-test-tools.sh).
 // Uses only Node built-ins, because it runs before dependencies exist.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -45,4 +46,9 @@ if (process.argv.includes('--servers')) {
     say('nats-server or redis-server missing: running scripts/install-servers.sh');
     run('bash', [join(root, 'scripts/install-servers.sh')]);
   }
+}
+
+if (process.argv.includes('--test-tools') && !existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) {
+  say('test tools missing: running scripts/install-test-tools.sh');
+  run('bash', [join(root, 'scripts/install-test-tools.sh')]);
 }

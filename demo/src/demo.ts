@@ -119,7 +119,7 @@ async function main(): Promise<number> {
   const connection = connectionSettings(
     parseEnv(connectionEnv, { ...process.env, NATS_URL: stack.natsUrl, REDIS_URL: stack.redisUrl }),
   );
-  const log = createLogger('demo', 'warn');
+  const log = createLogger('demo', 'error');
   const nc = await connectNats(connection, log, 'kvflow-demo');
   await provision(nc, stream);
 
@@ -180,7 +180,6 @@ async function main(): Promise<number> {
   );
 
   const samples: Sample[] = [];
-  let profile = opts.rate > 0 ? `constant ${opts.rate}/s` : 'off (npm run rate -- 500)';
   const title = isolated ? `kvflow demo: scenario ${opts.scenario}` : 'kvflow demo (Ctrl-C to stop)';
   const viewTimer = setInterval(() => {
     void collector.sample().then((s) => {
@@ -190,7 +189,6 @@ async function main(): Promise<number> {
           s,
           {
             title,
-            profile,
             lagThreshold: a.lagThreshold,
             activationLagThreshold: a.activationLagThreshold,
             maxReplicas: a.maxReplicaCount,
@@ -226,8 +224,8 @@ async function main(): Promise<number> {
           resolve();
         }
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      // SIGHUP too: closing the terminal must still drain workers and stop the servers this run started.
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
     });
     await shutdown();
     say('stopped');
@@ -239,7 +237,6 @@ async function main(): Promise<number> {
   say(`scenario ${opts.scenario}: ${scenario.description}; ${opts.duration} s`);
   const stepTimers = scenario.steps.map((step) =>
     setTimeout(() => {
-      profile = step.label;
       say(`t=${scaler.now().toFixed(0)}s rate -> ${step.label}`);
       void setRate(producerPort, step.rate).catch((err: Error) => say(err.message));
     }, step.at * 1000),

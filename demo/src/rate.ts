@@ -8,12 +8,18 @@ import { parseArgs } from 'node:util';
  */
 const HELP = `npm run rate -- RATE [options]
 
-  RATE                  events/s (fractions allowed, 0 = off)
-  --profile P           constant (default), step, sine or burst
-  --step-rate R         step: the other rate              --period-s S   step/sine/burst period (default 60)
-  --amplitude A         sine: RATE ± A                    --burst-rate R burst: rate during the burst
-  --burst-s S           burst: burst length (default 10)
-  --url URL             producer (default $PRODUCER_URL or http://127.0.0.1:8080); API_TOKEN is sent if set
+  RATE              events/s (fractions allowed, 0 = off)
+  --profile P       constant (default), step, sine or burst
+  --step-rate R     step: the rate to alternate with
+  --amplitude A     sine: RATE ± A
+  --burst-rate R    burst: the rate during a burst
+  --burst-s S       burst: burst length in seconds (default 10)
+  --period-s S      step/sine/burst period in seconds (default 60)
+  --url URL         producer (default $PRODUCER_URL or http://127.0.0.1:8080)
+                    API_TOKEN is sent as a bearer token when set
+
+Examples: npm run rate -- 800
+          npm run rate -- 50 --profile burst --burst-rate 1000 --burst-s 20 --period-s 60
 
 Exit codes: 0 changed, 1 producer unreachable or refused, 2 bad arguments.`;
 

@@ -38,8 +38,7 @@ async function main(): Promise<void> {
     say('stopped');
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop());
   for (const s of [producer, worker]) {
     void s.exited.then((code) => {
       if (!stopping) {

@@ -93,6 +93,7 @@ describe('live view', () => {
     e2eP99Ms: 4567,
     deadLetters: 1234567,
     published: 987654321,
+    profile: 'burst 1000/s for 10s every 60s, else 0/s',
     workers: Array.from({ length: 7 }, (_, i) => ({
       name: `worker-${i + 10}`,
       state: i === 3 ? 'draining' : 'ready',
@@ -102,7 +103,6 @@ describe('live view', () => {
   };
   const ctx = {
     title: 'kvflow demo: scenario burst',
-    profile: 'burst 1000/s for 10s every 60s, else 0/s',
     lagThreshold: 500,
     activationLagThreshold: 5,
     maxReplicas: 6,

@@ -7,7 +7,6 @@ import type { Sample } from './stats-collector.js';
 
 export interface ViewContext {
   title: string;
-  profile: string;
   lagThreshold: number;
   activationLagThreshold: number;
   maxReplicas: number;
@@ -37,7 +36,7 @@ export function renderView(s: Sample, ctx: ViewContext, width = 80): string[] {
     `${ctx.title}`.padEnd(width - clock.length - 1) + ` ${clock}`,
     '─'.repeat(width),
     `produce   target ${rate(s.targetRate)}/s   actual ${rate(s.actualRate)}/s   stored ${int(s.published)}`,
-    `          profile: ${ctx.profile}`,
+    `          profile: ${s.profile ?? 'unknown (producer not answering)'}${s.targetRate === 0 ? '   (npm run rate -- 500)' : ''}`,
     `backlog   lag ${s.lag === null ? '?' : int(s.lag)}   (per worker ${int(ctx.lagThreshold)}, wake above ${int(ctx.activationLagThreshold)})`,
     `replicas  ${bar(s.current, s.desired, ctx.maxReplicas)} current ${s.current}  desired ${s.desired}  max ${ctx.maxReplicas}`,
     `          last: ${ctx.lastDecision ?? 'none yet'}`,

@@ -25,6 +25,8 @@ export interface Sample {
   e2eP99Ms: number | null;
   deadLetters: number;
   published: number;
+  /** The producer's rate profile, as it describes it (GET /rate). */
+  profile: string | null;
   workers: Array<{ name: string; state: WorkerState; processed: number; restarts: number }>;
 }
 
@@ -63,9 +65,12 @@ export class StatsCollector {
     const t = this.deps.now();
     const dt = Math.max(t - this.lastT, 0.001);
     this.lastT = t;
-    const [producer, reading] = await Promise.all([
+    const [producer, reading, profile] = await Promise.all([
       scrape(this.deps.producerPort),
       this.deps.readLag().catch(() => null),
+      fetch(`http://127.0.0.1:${this.deps.producerPort}/rate`, { signal: AbortSignal.timeout(800) })
+        .then(async (r) => ((await r.json()) as { description?: string }).description ?? null)
+        .catch(() => null),
     ]);
     const workers = this.deps.pool.snapshot();
     const scraped = await Promise.all(workers.map((w) => scrape(w.metricsPort)));
@@ -104,6 +109,7 @@ export class StatsCollector {
       e2eP99Ms: p99 === null ? null : p99 * 1000,
       deadLetters: reading?.streams.get(this.deps.stream.dlqStream)?.messages ?? 0,
       published: reading?.streams.get(this.deps.stream.stream)?.last_seq ?? 0,
+      profile,
       workers: rows,
     };
   }
