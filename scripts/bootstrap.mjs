@@ -29,8 +29,9 @@ if (
   !existsSync(installed) ||
   statSync(installed).mtimeMs < statSync(join(root, 'package-lock.json')).mtimeMs
 ) {
-  say('installing npm dependencies (npm ci)');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // `npm install`, not `npm ci`: see .ci/run (npm/cli#4828).
+  say('installing npm dependencies (npm install, from package-lock.json)');
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 if (process.argv.includes('--servers')) {
