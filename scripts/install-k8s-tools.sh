@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the Kubernetes tooling the chart checks use, with Go, at pinned versions: helm, helm-unittest, helmfile
+# and task. (Prebuilt downloads are not used: everything comes through the Go module proxy.) Idempotent: a tool
+# already at its pinned version is left alone. Set KVFLOW_BIN_DIR to install elsewhere than /usr/local/bin.
+set -euo pipefail
+
+HELM_VERSION=v3.19.0
+HELM_UNITTEST_VERSION=v1.0.1
+HELMFILE_VERSION=v1.4.4
+TASK_VERSION=v3.45.4
+BIN_DIR="${KVFLOW_BIN_DIR:-/usr/local/bin}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+command -v go >/dev/null 2>&1 || die "go not found: install Go 1.24+ (https://go.dev/doc/install), then rerun"
+mkdir -p "$BIN_DIR" 2>/dev/null || true
+[ -w "$BIN_DIR" ] || die "$BIN_DIR is not writable: run as root or set KVFLOW_BIN_DIR"
+
+# name, version, module path, command that prints the installed version
+install_tool() {
+  local name="$1" version="$2" module="$3" version_cmd="$4"
+  if [ -x "$BIN_DIR/$name" ] && $version_cmd 2>/dev/null | grep -q -- "${version#v}"; then
+    say "$name present: $version"
+    return
+  fi
+  say "building $name $version (go install ${module}@${version}); the first build takes a few minutes"
+  local ldflags=""
+  # helm reports its version from link-time variables.
+  [ "$name" = helm ] && ldflags="-X helm.sh/helm/v3/internal/version.version=${version}"
+  GOBIN="$BIN_DIR" go install -ldflags "$ldflags" "${module}@${version}"
+}
+
+install_tool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$BIN_DIR/helm version --short"
+install_tool helm-unittest "$HELM_UNITTEST_VERSION" github.com/helm-unittest/helm-unittest/cmd/helm-unittest \
+  "$BIN_DIR/helm-unittest --help"
+install_tool helmfile "$HELMFILE_VERSION" github.com/helmfile/helmfile "$BIN_DIR/helmfile --version"
+install_tool task "$TASK_VERSION" github.com/go-task/task/v3/cmd/task "$BIN_DIR/task --version"
