@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import 'dotenv/config';
 import {
-  connectNats,
   connectionEnv,
   connectionSettings,
+  connectNats,
   createLogger,
   loadOrExit,
   parseEnv,
@@ -21,7 +21,10 @@ const log = createLogger('provision', env.LOG_LEVEL);
 try {
   const nc = await connectNats(connectionSettings(env), log, 'kvflow-provision');
   const settings = streamSettings(env);
-  log.info({ ...(await provision(nc, settings)), stream: settings.stream, consumer: settings.consumer }, 'provisioned');
+  log.info(
+    { ...(await provision(nc, settings)), stream: settings.stream, consumer: settings.consumer },
+    'provisioned',
+  );
   await nc.drain();
 } catch (err) {
   log.fatal({ err: (err as Error).message }, 'provisioning failed');
