@@ -49,7 +49,20 @@ if (process.argv.includes('--servers')) {
   }
 }
 
-if (process.argv.includes('--test-tools') && !existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) {
+const testToolsMissing = () => {
+  if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) return true;
+  try {
+    execFileSync(
+      'sh',
+      ['-c', 'command -v prometheus && command -v helm && command -v helm-unittest && command -v helmfile'],
+      { stdio: 'ignore' },
+    );
+    return false;
+  } catch {
+    return true;
+  }
+};
+if (process.argv.includes('--test-tools') && testToolsMissing()) {
   say('test tools missing: running scripts/install-test-tools.sh');
   run('bash', [join(root, 'scripts/install-test-tools.sh')]);
 }

@@ -37,5 +37,17 @@ install_tool() {
 install_tool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$BIN_DIR/helm version --short"
 install_tool helm-unittest "$HELM_UNITTEST_VERSION" github.com/helm-unittest/helm-unittest/cmd/helm-unittest \
   "$BIN_DIR/helm-unittest --help"
-install_tool helmfile "$HELMFILE_VERSION" github.com/helmfile/helmfile "$BIN_DIR/helmfile --version"
+# helmfile's go.mod carries replace directives, which `go install module@version` refuses: build it from the
+# downloaded module source as the main module instead.
+if [ -x "$BIN_DIR/helmfile" ] && "$BIN_DIR/helmfile" --version 2>/dev/null | grep -q -- "${HELMFILE_VERSION#v}"; then
+  say "helmfile present: $HELMFILE_VERSION"
+else
+  say "building helmfile $HELMFILE_VERSION from its module source; the first build takes a few minutes"
+  src=$(go mod download -json "github.com/helmfile/helmfile@${HELMFILE_VERSION}" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$src" ] || die "could not download github.com/helmfile/helmfile@${HELMFILE_VERSION}"
+  work=$(mktemp -d)
+  cp -r "$src/." "$work/" && chmod -R u+w "$work"
+  (cd "$work" && go build -ldflags "-X go.szostok.io/version.version=${HELMFILE_VERSION}" -o "$BIN_DIR/helmfile" .)
+  rm -rf "$work"
+fi
 install_tool task "$TASK_VERSION" github.com/go-task/task/v3/cmd/task "$BIN_DIR/task --version"

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@kvfl
 export type Outcome = 'applied' | 'stale' | 'dead_lettered';
 
 export function createConsumerMetrics(registry: Registry) {
-  return {
+  const metrics = {
     events: new Counter({
       name: 'kvflow_events_applied_total',
       help: 'Events processed by workers, by outcome (applied, stale = already applied, dead_lettered)',
@@ -44,6 +44,10 @@ export function createConsumerMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  // Every outcome exists from the start (at 0), so rates and alerts read 0 instead of "no data".
+  for (const outcome of ['applied', 'stale', 'dead_lettered'] as const) metrics.events.inc({ outcome }, 0);
+  metrics.paused.set(0);
+  return metrics;
 }
 
 export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;

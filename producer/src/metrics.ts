@@ -1,7 +1,9 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@kvflow/common';
 
+const SOURCES = ['api', 'generator', 'import', 'cli', 'replay'] as const;
+
 export function createProducerMetrics(registry: Registry) {
-  return {
+  const metrics = {
     produced: new Counter({
       name: 'kvflow_events_produced_total',
       help: 'Events accepted by the stream (publish acknowledged), by source',
@@ -42,6 +44,12 @@ export function createProducerMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  // Every series exists from the start (at 0), so rates and alerts read 0 instead of "no data".
+  for (const src of SOURCES) {
+    metrics.produced.inc({ src }, 0);
+    metrics.publishFailures.inc({ src }, 0);
+  }
+  return metrics;
 }
 
 export type ProducerMetrics = ReturnType<typeof createProducerMetrics>;

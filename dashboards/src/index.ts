@@ -1,0 +1,2 @@
+export { compileDashboards } from './build.js';
+export { CLUSTER_METRICS } from './exporter-metrics.js';
