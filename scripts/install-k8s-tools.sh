@@ -3,6 +3,8 @@
 # and task. (Prebuilt downloads are not used: everything comes through the Go module proxy.) Idempotent: a tool
 # already at its pinned version is left alone. Set KVFLOW_BIN_DIR to install elsewhere than /usr/local/bin.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 HELM_VERSION=v3.19.0
 HELM_UNITTEST_VERSION=v1.0.1
@@ -12,8 +14,6 @@ HELMFILE_VERSION=v1.8.0
 TASK_VERSION=v3.45.4
 BIN_DIR="${KVFLOW_BIN_DIR:-/usr/local/bin}"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 command -v go >/dev/null 2>&1 || die "go not found: install Go 1.24+ (https://go.dev/doc/install), then rerun"
 mkdir -p "$BIN_DIR" 2>/dev/null || true
 [ -w "$BIN_DIR" ] || die "$BIN_DIR is not writable: run as root or set KVFLOW_BIN_DIR"

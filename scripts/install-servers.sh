@@ -3,18 +3,13 @@
 # (built with Go at a pinned version; Debian's package is too old for the JetStream features we use).
 # Idempotent: anything already installed at the right version is left alone.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 NATS_SERVER_VERSION="${NATS_SERVER_VERSION:-v2.14.9}"
 BIN_DIR="${KVFLOW_BIN_DIR:-/usr/local/bin}"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else die "need root (or sudo) to run: $*"; fi
-}
 
 apt_updated=""
 apt_install() {

@@ -3,14 +3,9 @@
 # headless browser), Debian's Prometheus (dashboard queries are run against it), and the Go-built chart tools
 # (scripts/install-k8s-tools.sh). Idempotent.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else die "need root (or sudo) to run: $*"; fi
-}
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)

@@ -1,51 +1,19 @@
-import {
-  connectNats,
-  createLogger,
-  type DeadLetter,
-  type KvEvent,
-  listDeadLetters,
-  type NatsConnection,
-  provision,
-  readAll,
-} from '@kvflow/common';
+import { type DeadLetter, type KvEvent, listDeadLetters, provision, readAll } from '@kvflow/common';
 import { Publisher } from '@kvflow/producer';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mapLimit, modelState, randomEvent } from './harness/model.js';
-import { freePort, type NatsServer, type RedisServer, startNats, startRedis } from './harness/servers.js';
-import {
-  httpReady,
-  type Service,
-  scrapeMetric,
-  serviceEnv,
-  spawnService,
-  waitUntil,
-} from './harness/services.js';
-import { connectionFor, consumerLag, settingsFor } from './harness/streams.js';
+import { freePort } from './harness/servers.js';
+import { httpReady, scrapeMetric, serviceEnv, spawnService, waitUntil } from './harness/services.js';
+import { consumerLag, settingsFor } from './harness/streams.js';
+import { useServers } from './harness/use-servers.js';
 
-let nats: NatsServer;
-let redisServer: RedisServer;
-let nc: NatsConnection;
-const services: Service[] = [];
-
-beforeAll(async () => {
-  [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
-  nc = await connectNats(
-    connectionFor(serviceEnv(nats, redisServer)),
-    createLogger('faults', 'silent'),
-    'faults',
-  );
-});
-afterAll(async () => {
-  for (const s of services) s.child.kill('SIGKILL');
-  await nc?.close();
-  await Promise.all([nats?.stop(), redisServer?.stop()]);
-});
+const ctx = useServers();
 
 describe('failure rules', () => {
   it('pauses on a Redis outage without burning deliveries, then applies everything once Redis is back', async () => {
-    const env = serviceEnv(nats, redisServer, {
+    const env = serviceEnv(ctx.nats, ctx.redis, {
       STREAM_NAME: 'OUTAGE',
       STREAM_SUBJECT: 'outage.events',
       DLQ_STREAM_NAME: 'OUTAGE_DLQ',
@@ -55,13 +23,13 @@ describe('failure rules', () => {
       NAK_MAX_DELAY_MS: '1000',
     });
     const settings = settingsFor(env);
-    await provision(nc, settings);
+    await provision(ctx.nc, settings);
     const port = await freePort();
     const worker = spawnService('consumer/dist/main.js', { ...env, METRICS_PORT: String(port) });
-    services.push(worker);
+    ctx.services.push(worker);
     await waitUntil('worker ready', () => httpReady(port));
 
-    const publisher = new Publisher(nc, jetstream(nc), {
+    const publisher = new Publisher(ctx.nc, jetstream(ctx.nc), {
       subject: settings.subject,
       maxInFlight: 64,
       timeoutMs: 5000,
@@ -76,7 +44,7 @@ describe('failure rules', () => {
       );
     await publish(200);
 
-    await redisServer.stop();
+    await ctx.redis.stop();
     await publish(300); // arrives while Redis is down
     await waitUntil('worker paused and not ready', async () => {
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
@@ -84,13 +52,13 @@ describe('failure rules', () => {
     });
     // Stay down for several nak delays; with MAX_DELIVER=3 a worker that kept pulling would exhaust deliveries.
     await new Promise((r) => setTimeout(r, 3_000));
-    await redisServer.start();
+    await ctx.redis.start();
     await waitUntil('backlog applied', async () => {
-      const lag = await consumerLag(nc, settings);
+      const lag = await consumerLag(ctx.nc, settings);
       return lag.pending === 0 && lag.ackPending === 0;
     });
     expect(await scrapeMetric(port, 'kvflow_worker_paused')).toBe(0);
-    const redis = new Redis(redisServer.url);
+    const redis = new Redis(ctx.redis.url);
     try {
       // Redis restarted empty (no persistence in this test): rebuild semantics aside, every event published
       // after the outage began must be there, and nothing was dead-lettered.
@@ -99,7 +67,7 @@ describe('failure rules', () => {
       const state = await readAll(redis);
       for (const [k, v] of expected) expect(state.get(k)).toBe(v);
       const letters: DeadLetter[] = [];
-      for await (const l of listDeadLetters(await jetstreamManager(nc), settings)) letters.push(l);
+      for await (const l of listDeadLetters(await jetstreamManager(ctx.nc), settings)) letters.push(l);
       expect(letters).toEqual([]);
     } finally {
       redis.disconnect();
@@ -107,7 +75,7 @@ describe('failure rules', () => {
   });
 
   it('records events that exhaust max_deliver in the dead-letter stream, from the server advisory', async () => {
-    const env = serviceEnv(nats, redisServer, {
+    const env = serviceEnv(ctx.nats, ctx.redis, {
       STREAM_NAME: 'MAXDEL',
       STREAM_SUBJECT: 'maxdel.events',
       DLQ_STREAM_NAME: 'MAXDEL_DLQ',
@@ -116,11 +84,11 @@ describe('failure rules', () => {
       ACK_WAIT_MS: '1000',
     });
     const settings = settingsFor(env);
-    await provision(nc, settings);
+    await provision(ctx.nc, settings);
     const e = randomEvent(10);
-    const ack = await jetstream(nc).publish(settings.subject, JSON.stringify(e));
+    const ack = await jetstream(ctx.nc).publish(settings.subject, JSON.stringify(e));
     // Take the message twice without acknowledging it, as a worker stuck on it would.
-    const consumer = await jetstream(nc).consumers.get(settings.stream, settings.consumer);
+    const consumer = await jetstream(ctx.nc).consumers.get(settings.stream, settings.consumer);
     for (let i = 0; i < 2; i++) {
       const m = await consumer.next({ expires: 5_000 });
       expect(m?.seq).toBe(ack.seq);
@@ -130,7 +98,7 @@ describe('failure rules', () => {
     let letters: DeadLetter[] = [];
     await waitUntil('advisory captured', async () => {
       letters = [];
-      for await (const l of listDeadLetters(await jetstreamManager(nc), settings)) letters.push(l);
+      for await (const l of listDeadLetters(await jetstreamManager(ctx.nc), settings)) letters.push(l);
       return letters.length > 0;
     });
     expect(letters).toEqual([

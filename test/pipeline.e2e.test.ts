@@ -1,59 +1,31 @@
-import {
-  connectNats,
-  createLogger,
-  type DeadLetter,
-  type KvEvent,
-  listDeadLetters,
-  type NatsConnection,
-  provision,
-  readAll,
-} from '@kvflow/common';
+import { type DeadLetter, type KvEvent, listDeadLetters, provision, readAll } from '@kvflow/common';
 import { Publisher } from '@kvflow/producer';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { mapLimit, modelState, randomEvent } from './harness/model.js';
-import { freePort, type NatsServer, type RedisServer, startNats, startRedis } from './harness/servers.js';
-import {
-  httpReady,
-  type Service,
-  scrapeMetric,
-  serviceEnv,
-  spawnService,
-  waitUntil,
-} from './harness/services.js';
-import { connectionFor, consumerLag, settingsFor } from './harness/streams.js';
+import { freePort } from './harness/servers.js';
+import { httpReady, scrapeMetric, serviceEnv, spawnService, waitUntil } from './harness/services.js';
+import { consumerLag, settingsFor } from './harness/streams.js';
+import { useServers } from './harness/use-servers.js';
 
 const TOTAL = 50_000;
 const VIA_HTTP = 2_000;
 const POISON = 25;
 const KEY_SPACE = 2_000;
 
-let nats: NatsServer;
-let redisServer: RedisServer;
-let nc: NatsConnection;
+const ctx = useServers();
 let redis: Redis;
-const services: Service[] = [];
 
-beforeAll(async () => {
-  [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
-});
-afterAll(async () => {
-  for (const s of services) s.child.kill('SIGKILL');
-  await nc?.close();
-  redis?.disconnect();
-  await Promise.all([nats?.stop(), redisServer?.stop()]);
-});
+afterAll(() => redis?.disconnect());
 
 describe('pipeline end to end (real nats-server, redis-server, producer and 3 worker processes)', () => {
   it(`applies ${TOTAL} events exactly as the stream orders them, despite a SIGKILLed worker`, async () => {
     // A short ack_wait so the killed worker's unacknowledged events come back within the test.
-    const env = serviceEnv(nats, redisServer, { ACK_WAIT_MS: '2000', PROVISION: 'false' });
+    const env = serviceEnv(ctx.nats, ctx.redis, { ACK_WAIT_MS: '2000', PROVISION: 'false' });
     const settings = settingsFor(env);
-    const log = createLogger('e2e-test', 'warn');
-    nc = await connectNats(connectionFor(env), log, 'e2e-test');
-    redis = new Redis(redisServer.url);
-    await provision(nc, settings);
+    redis = new Redis(ctx.redis.url);
+    await provision(ctx.nc, settings);
 
     const producerPort = await freePort();
     const producer = spawnService('producer/dist/main.js', {
@@ -61,11 +33,11 @@ describe('pipeline end to end (real nats-server, redis-server, producer and 3 wo
       HTTP_PORT: String(producerPort),
       HTTP_HOST: '127.0.0.1',
     });
-    services.push(producer);
+    ctx.services.push(producer);
     await waitUntil('producer ready', () => httpReady(producerPort));
     const bySeq = new Map<number, KvEvent>();
     const poisonSeqs = new Set<number>();
-    const js = jetstream(nc);
+    const js = jetstream(ctx.nc);
 
     // 1) Writes through the producer's HTTP API.
     const httpEvents = Array.from({ length: VIA_HTTP }, () => randomEvent(KEY_SPACE, 'api'));
@@ -83,7 +55,7 @@ describe('pipeline end to end (real nats-server, redis-server, producer and 3 wo
 
     // 2) The bulk through the producer's publisher, with poison messages mixed in. Half of it is published first so
     //    a backlog exists; one worker is SIGKILLed while it holds pulled, unacknowledged events.
-    const publisher = new Publisher(nc, js, {
+    const publisher = new Publisher(ctx.nc, js, {
       subject: settings.subject,
       maxInFlight: 512,
       timeoutMs: 5000,
@@ -111,7 +83,7 @@ describe('pipeline end to end (real nats-server, redis-server, producer and 3 wo
     const workers = workerPorts.map((port) =>
       spawnService('consumer/dist/main.js', { ...env, METRICS_PORT: String(port) }),
     );
-    services.push(...workers);
+    ctx.services.push(...workers);
     await waitUntil('workers ready', async () =>
       (await Promise.all(workerPorts.map(httpReady))).every(Boolean),
     );
@@ -119,7 +91,7 @@ describe('pipeline end to end (real nats-server, redis-server, producer and 3 wo
     const victimPort = workerPorts[1] as number;
     await waitUntil('the victim worker is busy', async () => {
       const applied = await scrapeMetric(victimPort, 'kvflow_events_applied_total{outcome="applied"}');
-      return applied > 1000 && (await consumerLag(nc, settings)).pending > 2000;
+      return applied > 1000 && (await consumerLag(ctx.nc, settings)).pending > 2000;
     });
     workers[1]?.child.kill('SIGKILL');
     await publishAll(bulk.slice(half), half);
@@ -130,7 +102,7 @@ describe('pipeline end to end (real nats-server, redis-server, producer and 3 wo
     await waitUntil(
       'consumer drained',
       async () => {
-        const lag = await consumerLag(nc, settings);
+        const lag = await consumerLag(ctx.nc, settings);
         return lag.pending === 0 && lag.ackPending === 0;
       },
       90_000,
@@ -149,7 +121,7 @@ describe('pipeline end to end (real nats-server, redis-server, producer and 3 wo
     expect(state).toEqual(expected);
 
     const letters: DeadLetter[] = [];
-    for await (const l of listDeadLetters(await jetstreamManager(nc), settings)) letters.push(l);
+    for await (const l of listDeadLetters(await jetstreamManager(ctx.nc), settings)) letters.push(l);
     expect(letters.every((l) => l.kind === 'poison')).toBe(true);
     expect(new Set(letters.map((l) => l.originalSeq))).toEqual(poisonSeqs);
     expect(letters).toHaveLength(POISON);

@@ -8,7 +8,7 @@ import {
   streamEnv,
   streamSettings,
 } from '@kvflow/common';
-import { PROFILE_KINDS, type RateProfile } from './rate-profile.js';
+import { PROFILE_KINDS, type RateProfile, profileFrom } from './rate-profile.js';
 
 export const producerEnv = {
   ...connectionEnv,
@@ -52,26 +52,6 @@ export interface ProducerConfig {
   provision: boolean;
 }
 
-type ProducerEnv = ReturnType<typeof parseEnv<typeof producerEnv>>;
-
-export function profileFromEnv(
-  e: Pick<
-    ProducerEnv,
-    'RATE' | 'PROFILE' | 'STEP_RATE' | 'PERIOD_S' | 'SINE_AMPLITUDE' | 'BURST_RATE' | 'BURST_S'
-  >,
-): RateProfile {
-  switch (e.PROFILE) {
-    case 'constant':
-      return { kind: 'constant', rate: e.RATE };
-    case 'step':
-      return { kind: 'step', rate: e.RATE, stepRate: e.STEP_RATE, periodS: e.PERIOD_S };
-    case 'sine':
-      return { kind: 'sine', rate: e.RATE, amplitude: e.SINE_AMPLITUDE, periodS: e.PERIOD_S };
-    case 'burst':
-      return { kind: 'burst', rate: e.RATE, burstRate: e.BURST_RATE, burstS: e.BURST_S, periodS: e.PERIOD_S };
-  }
-}
-
 export function loadProducerConfig(source: NodeJS.ProcessEnv = process.env): ProducerConfig {
   const e = parseEnv(producerEnv, source);
   return {
@@ -81,7 +61,15 @@ export function loadProducerConfig(source: NodeJS.ProcessEnv = process.env): Pro
     httpPort: e.HTTP_PORT,
     apiToken: e.API_TOKEN,
     generator: {
-      profile: profileFromEnv(e),
+      profile: profileFrom({
+        profile: e.PROFILE,
+        rate: e.RATE,
+        stepRate: e.STEP_RATE,
+        periodS: e.PERIOD_S,
+        amplitude: e.SINE_AMPLITUDE,
+        burstRate: e.BURST_RATE,
+        burstS: e.BURST_S,
+      }),
       keySpace: e.KEY_SPACE,
       valueSize: e.VALUE_SIZE,
       deleteRatio: e.DELETE_RATIO,

@@ -1,33 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RateGenerator } from './rate-generator.js';
-import { describeProfile, PROFILE_KINDS, type RateProfile } from './rate-profile.js';
+import { describeProfile, PROFILE_KINDS, type ProfileSettings, profileFrom } from './rate-profile.js';
 
 /**
  * Live control of the rate generator: `GET /rate` shows it, `PUT /rate?rate=500&profile=burst&…` changes it at
  * once (the local counterpart of `task update-rate`, which edits the ConfigMap and restarts the producer).
  */
-export interface RateQuery {
-  rate: number;
-  profile: RateProfile['kind'];
-  stepRate: number;
-  periodS: number;
-  amplitude: number;
-  burstRate: number;
-  burstS: number;
-}
-
-export function profileFromQuery(q: RateQuery): RateProfile {
-  switch (q.profile) {
-    case 'constant':
-      return { kind: 'constant', rate: q.rate };
-    case 'step':
-      return { kind: 'step', rate: q.rate, stepRate: q.stepRate, periodS: q.periodS };
-    case 'sine':
-      return { kind: 'sine', rate: q.rate, amplitude: q.amplitude, periodS: q.periodS };
-    case 'burst':
-      return { kind: 'burst', rate: q.rate, burstRate: q.burstRate, burstS: q.burstS, periodS: q.periodS };
-  }
-}
+export type RateQuery = ProfileSettings;
 
 const rateNumber = { type: 'number', minimum: 0, maximum: 1_000_000 } as const;
 
@@ -70,7 +49,7 @@ export function registerRateControl(
       },
     },
     async (req) => {
-      generator.setProfile(profileFromQuery(req.query));
+      generator.setProfile(profileFrom(req.query));
       return current();
     },
   );

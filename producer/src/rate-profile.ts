@@ -12,6 +12,30 @@ export type RateProfile =
 
 export const PROFILE_KINDS = ['constant', 'step', 'sine', 'burst'] as const;
 
+/** A profile's settings as flat fields (environment variables, the /rate query): only the kind's own are used. */
+export interface ProfileSettings {
+  profile: RateProfile['kind'];
+  rate: number;
+  stepRate: number;
+  periodS: number;
+  amplitude: number;
+  burstRate: number;
+  burstS: number;
+}
+
+export function profileFrom(s: ProfileSettings): RateProfile {
+  switch (s.profile) {
+    case 'constant':
+      return { kind: 'constant', rate: s.rate };
+    case 'step':
+      return { kind: 'step', rate: s.rate, stepRate: s.stepRate, periodS: s.periodS };
+    case 'sine':
+      return { kind: 'sine', rate: s.rate, amplitude: s.amplitude, periodS: s.periodS };
+    case 'burst':
+      return { kind: 'burst', rate: s.rate, burstRate: s.burstRate, burstS: s.burstS, periodS: s.periodS };
+  }
+}
+
 export function targetRate(p: RateProfile, tS: number): number {
   switch (p.kind) {
     case 'constant':
