@@ -1,4 +1,4 @@
-import { type EventSource, encodeEvent, type KvEvent, type NatsConnection } from '@kvflow/common';
+import { encodeEvent, type KvEvent, type NatsConnection } from '@kvflow/common';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import pRetry, { AbortError } from 'p-retry';
 import type { ProducerMetrics } from './metrics.js';
@@ -102,4 +102,3 @@ export class Publisher {
   }
 }
 
-export type { EventSource };
