@@ -8,7 +8,7 @@ import {
   streamEnv,
   streamSettings,
 } from '@kvflow/common';
-import { PROFILE_KINDS, type RateProfile, profileFrom } from './rate-profile.js';
+import { PROFILE_KINDS, profileFrom, type RateProfile } from './rate-profile.js';
 
 export const producerEnv = {
   ...connectionEnv,
