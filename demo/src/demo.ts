@@ -109,7 +109,14 @@ async function setRate(port: number, query: Record<string, string | number>): Pr
 
 async function main(): Promise<number> {
   const opts = parseOptions();
-  const settings = loadDemoSettings(opts.values);
+  let settings: ReturnType<typeof loadDemoSettings>;
+  try {
+    settings = loadDemoSettings(opts.values);
+  } catch (err) {
+    // A missing or invalid values file is a usage error, like a bad option.
+    process.stderr.write(`demo: ${(err as Error).message}\n`);
+    return 2;
+  }
   const a = settings.autoscaling;
   const stream = streamSettings(parseEnv(streamEnv, process.env));
   const isolated = opts.scenario !== undefined;
