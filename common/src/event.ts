@@ -33,9 +33,21 @@ export type Decoded = { ok: true; event: KvEvent } | { ok: false; reason: string
 // Whitespace (including Unicode spaces) and control characters.
 const FORBIDDEN_KEY_CHARS = /[\s\p{Cc}]/u;
 
+/** True when every character is printable ASCII (0x21-0x7E): no whitespace, no control, one byte each. */
+function isPrintableAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 /** Returns why `key` is not a valid key, or null when it is. */
 export function keyProblem(key: string): string | null {
   if (key.length === 0) return 'key is empty';
+  // Fast path for the common case (runs once per event on the worker); the general checks below give the same
+  // answer for such keys.
+  if (key.length <= KEY_MAX_BYTES && isPrintableAscii(key)) return null;
   if (!key.isWellFormed()) return 'key is not valid UTF-8';
   const bytes = Buffer.byteLength(key, 'utf8');
   if (bytes > KEY_MAX_BYTES) return `key is ${bytes} bytes; the maximum is ${KEY_MAX_BYTES}`;
@@ -46,6 +58,8 @@ export function keyProblem(key: string): string | null {
 /** Returns why `value` is not a valid value, or null when it is. */
 export function valueProblem(value: string, maxBytes: number): string | null {
   if (!value.isWellFormed()) return 'value is not valid UTF-8';
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short values need no byte count.
+  if (value.length * 3 <= maxBytes) return null;
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > maxBytes) return `value is ${bytes} bytes; the maximum is ${maxBytes}`;
   return null;

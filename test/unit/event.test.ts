@@ -1,4 +1,11 @@
-import { DEFAULT_VALUE_MAX_BYTES, decodeEvent, encodeEvent, KEY_MAX_BYTES, keyProblem } from '@kvflow/common';
+import {
+  DEFAULT_VALUE_MAX_BYTES,
+  decodeEvent,
+  encodeEvent,
+  KEY_MAX_BYTES,
+  keyProblem,
+  valueProblem,
+} from '@kvflow/common';
 import { describe, expect, it } from 'vitest';
 
 const bytes = (x: unknown) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x));
@@ -56,5 +63,44 @@ describe('event contract v1', () => {
     expect(decodeEvent(bytes({ ...good, value }), 12).ok).toBe(true);
     const over = decodeEvent(bytes({ ...good, value }), 11);
     expect(over).toEqual({ ok: false, reason: 'value is 12 bytes; the maximum is 11' });
+  });
+});
+
+describe('key and value checks: fast paths agree with the general rules', () => {
+  it('gives the same answer as the general rules for random keys and values', async () => {
+    const fc = (await import('fast-check')).default;
+    const general = (key: string) => {
+      if (key.length === 0) return 'key is empty';
+      if (!key.isWellFormed()) return 'key is not valid UTF-8';
+      const bytes = Buffer.byteLength(key, 'utf8');
+      if (bytes > KEY_MAX_BYTES) return `key is ${bytes} bytes; the maximum is ${KEY_MAX_BYTES}`;
+      if (/[\s\p{Cc}]/u.test(key)) return 'key contains whitespace or a control character';
+      return null;
+    };
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 600 }), fc.string({ unit: 'binary', maxLength: 300 })),
+        (key) => {
+          expect(keyProblem(key)).toBe(general(key));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        fc.integer({ min: 1, max: 120 }),
+        (value, max) => {
+          const bytes = Buffer.byteLength(value, 'utf8');
+          const expected = !value.isWellFormed()
+            ? 'value is not valid UTF-8'
+            : bytes > max
+              ? `value is ${bytes} bytes; the maximum is ${max}`
+              : null;
+          expect(valueProblem(value, max)).toBe(expected);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
