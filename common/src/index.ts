@@ -11,3 +11,4 @@ export * from './provision.js';
 export * from './readiness.js';
 export * from './redis.js';
 export * from './settings.js';
+export * from './stream-replay.js';

@@ -1,13 +1,13 @@
 import {
   applyFenced,
   clearAll,
-  decodeEvent,
   type FencedWrite,
   type NatsConnection,
   type Redis,
+  replayBounds,
+  replayStream,
   type StreamSettings,
 } from '@kvflow/common';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { toFencedWrite } from './apply-batch.js';
 
 export interface RebuildProgress {
@@ -33,27 +33,17 @@ export async function rebuildFromStream(
   s: StreamSettings,
   opts: { fromSeq?: number; reset?: boolean; batchSize?: number; onProgress?: (p: RebuildProgress) => void },
 ): Promise<RebuildProgress> {
-  const jsm = await jetstreamManager(nc);
-  const { state } = await jsm.streams.info(s.stream);
-  const firstSeq = Math.max(opts.fromSeq ?? state.first_seq, state.first_seq);
+  const bounds = await replayBounds(nc, s, opts.fromSeq);
   const progress: RebuildProgress = {
-    seq: firstSeq - 1,
-    lastSeq: state.last_seq,
-    firstSeq,
+    seq: bounds.firstSeq - 1,
+    lastSeq: bounds.lastSeq,
+    firstSeq: bounds.firstSeq,
     applied: 0,
     stale: 0,
     skipped: 0,
   };
   if (opts.reset) await clearAll(redis);
-  if (state.messages === 0 || firstSeq > state.last_seq) return progress;
-
-  const consumer = await jetstream(nc).consumers.get(s.stream, {
-    filter_subjects: [s.subject],
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: firstSeq,
-  });
   const batchSize = opts.batchSize ?? 1000;
-  const messages = await consumer.consume({ max_messages: batchSize * 2 });
   let writes: FencedWrite[] = [];
   const flush = async () => {
     const outcomes = await applyFenced(redis, writes, s.tombstoneTtlMs);
@@ -61,15 +51,12 @@ export async function rebuildFromStream(
     writes = [];
     opts.onProgress?.({ ...progress });
   };
-  for await (const m of messages) {
-    const decoded = decodeEvent(m.data, s.valueMaxBytes);
-    if (decoded.ok) writes.push(toFencedWrite(decoded.event, m.seq));
+  for await (const { seq, decoded } of replayStream(nc, s, bounds, batchSize * 2)) {
+    if (decoded.ok) writes.push(toFencedWrite(decoded.event, seq));
     else progress.skipped++;
-    progress.seq = m.seq;
-    const done = m.seq >= state.last_seq || m.info.pending === 0;
-    if (writes.length >= batchSize || done) await flush();
-    if (done) break;
+    progress.seq = seq;
+    if (writes.length >= batchSize) await flush();
   }
-  await messages.close();
+  if (writes.length > 0 || progress.seq >= bounds.firstSeq) await flush();
   return progress;
 }
