@@ -5,7 +5,6 @@ export default defineConfig({
     // Integration tests start their own nats-server and redis-server per file; two files at a time fit a
     // 2-core machine without starving the servers.
     maxWorkers: 2,
-    minWorkers: 1,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     include: ['test/**/*.test.ts'],

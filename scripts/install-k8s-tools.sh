@@ -6,12 +6,12 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-HELM_VERSION=v3.19.0
-HELM_UNITTEST_VERSION=v1.0.1
+HELM_VERSION=v3.22.0
+HELM_UNITTEST_VERSION=v1.1.2
 # v1.8.0, not v1.4.4: v1.4.4 needs github.com/helmfile/vals v0.43.8, which the Go module proxy refuses (403);
 # v1.8.0's vals v0.46.1 is served. The helmfile.yaml here uses nothing newer than v1.x syntax.
 HELMFILE_VERSION=v1.8.0
-TASK_VERSION=v3.45.4
+TASK_VERSION=v3.54.0
 BIN_DIR="${KVFLOW_BIN_DIR:-/usr/local/bin}"
 
 command -v go >/dev/null 2>&1 || die "go not found: install Go 1.24+ (https://go.dev/doc/install), then rerun"
@@ -29,25 +29,31 @@ install_tool() {
   local ldflags=""
   # helm reports its version from link-time variables.
   [ "$name" = helm ] && ldflags="-X helm.sh/helm/v3/internal/version.version=${version}"
-  # The checksum database has no entry for helm-unittest v1.0.1 (lookup answers 404); the module proxy serves
-  # it, so only that module skips the sumdb check.
-  GONOSUMDB=github.com/helm-unittest/helm-unittest GOBIN="$BIN_DIR" go install -ldflags "$ldflags" "${module}@${version}"
+  GOBIN="$BIN_DIR" go install -ldflags "$ldflags" "${module}@${version}"
+}
+
+# Modules whose go.mod carries replace directives, which `go install module@version` refuses: build them from the
+# downloaded module source as the main module instead.
+# name, version, module, package inside the module, ldflags
+build_from_source() {
+  local name="$1" version="$2" module="$3" pkg="$4" ldflags="$5"
+  if [ -x "$BIN_DIR/$name" ] && "$BIN_DIR/$name" --version 2>/dev/null | grep -q -- "${version#v}"; then
+    say "$name present: $version"
+    return
+  fi
+  say "building $name $version from its module source; the first build takes a few minutes"
+  local src work
+  src=$(GONOSUMDB="$module" go mod download -json "${module}@${version}" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$src" ] || die "could not download ${module}@${version}"
+  work=$(mktemp -d)
+  cp -r "$src/." "$work/" && chmod -R u+w "$work"
+  (cd "$work" && go build -ldflags "$ldflags" -o "$BIN_DIR/$name" "$pkg")
+  rm -rf "$work"
 }
 
 install_tool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$BIN_DIR/helm version --short"
-install_tool helm-unittest "$HELM_UNITTEST_VERSION" github.com/helm-unittest/helm-unittest/cmd/helm-unittest \
-  "$BIN_DIR/helm-unittest --help"
-# helmfile's go.mod carries replace directives, which `go install module@version` refuses: build it from the
-# downloaded module source as the main module instead.
-if [ -x "$BIN_DIR/helmfile" ] && "$BIN_DIR/helmfile" --version 2>/dev/null | grep -q -- "${HELMFILE_VERSION#v}"; then
-  say "helmfile present: $HELMFILE_VERSION"
-else
-  say "building helmfile $HELMFILE_VERSION from its module source; the first build takes a few minutes"
-  src=$(go mod download -json "github.com/helmfile/helmfile@${HELMFILE_VERSION}" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  [ -n "$src" ] || die "could not download github.com/helmfile/helmfile@${HELMFILE_VERSION}"
-  work=$(mktemp -d)
-  cp -r "$src/." "$work/" && chmod -R u+w "$work"
-  (cd "$work" && go build -ldflags "-X go.szostok.io/version.version=${HELMFILE_VERSION}" -o "$BIN_DIR/helmfile" .)
-  rm -rf "$work"
-fi
+build_from_source helm-unittest "$HELM_UNITTEST_VERSION" github.com/helm-unittest/helm-unittest ./cmd/helm-unittest \
+  "-X github.com/helm-unittest/helm-unittest/internal/build.version=${HELM_UNITTEST_VERSION#v}"
+build_from_source helmfile "$HELMFILE_VERSION" github.com/helmfile/helmfile . \
+  "-X go.szostok.io/version.version=${HELMFILE_VERSION}"
 install_tool task "$TASK_VERSION" github.com/go-task/task/v3/cmd/task "$BIN_DIR/task --version"

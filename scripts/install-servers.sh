@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-NATS_SERVER_VERSION="${NATS_SERVER_VERSION:-v2.14.9}"
+NATS_SERVER_VERSION="${NATS_SERVER_VERSION:-v2.15.2}"
 BIN_DIR="${KVFLOW_BIN_DIR:-/usr/local/bin}"
 
 
