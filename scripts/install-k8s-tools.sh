@@ -37,7 +37,8 @@ install_tool() {
 # name, version, module, package inside the module, ldflags
 build_from_source() {
   local name="$1" version="$2" module="$3" pkg="$4" ldflags="$5"
-  if [ -x "$BIN_DIR/$name" ] && "$BIN_DIR/$name" --version 2>/dev/null | grep -q -- "${version#v}"; then
+  # Not every tool prints its version (helm-unittest has no flag for it): read the link flags Go recorded.
+  if [ -x "$BIN_DIR/$name" ] && go version -m "$BIN_DIR/$name" 2>/dev/null | grep -- '-ldflags=' | grep -qF -- "$ldflags"; then
     say "$name present: $version"
     return
   fi

@@ -4,17 +4,30 @@ import {
   createLogger,
   createRegistry,
   type NatsConnection,
+  Publisher,
   provision,
   Readiness,
 } from '@kvflow/common';
-import { buildApi, createProducerMetrics, Publisher } from '@kvflow/producer';
+import { buildApi, createProducerMetrics, publisherMetrics } from '@kvflow/producer';
+import {
+  connectionFor,
+  consumerLag,
+  freePort,
+  httpReady,
+  type NatsServer,
+  type RedisServer,
+  type Service,
+  serviceEnv,
+  settingsFor,
+  spawnService,
+  startNats,
+  startRedis,
+  waitUntil,
+} from '@kvflow/testkit';
 import { jetstream } from '@nats-io/jetstream';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type NatsServer, type RedisServer, startNats, startRedis } from './harness/servers.js';
-import { httpReady, type Service, serviceEnv, spawnService, waitUntil } from './harness/services.js';
-import { connectionFor, consumerLag, settingsFor } from './harness/streams.js';
 
 const TOKEN = 's3cret-token';
 const MAX_VALUE = 1024;
@@ -37,9 +50,8 @@ beforeAll(async () => {
   const registry = createRegistry();
   const publisher = new Publisher(
     nc,
-    jetstream(nc),
     { subject: settings.subject, maxInFlight: 64, timeoutMs: 1000, retries: 1 },
-    createProducerMetrics(registry),
+    publisherMetrics(createProducerMetrics(registry)),
   );
   const readiness = new Readiness(['nats']);
   readiness.set('nats', true);

@@ -1,10 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { autoscalingSchema } from '@kvflow/autoscale';
+import { ROOT } from '@kvflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadDemoSettings } from '../demo/src/demo-settings.js';
-import { autoscalingSchema } from '../demo/src/scaling/autoscaling-settings.js';
-import { ROOT } from './harness/services.js';
 
 /**
  * The Helm chart, checked offline with the field's tools: helm lint, helm template with default and example

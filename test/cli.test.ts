@@ -2,12 +2,24 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats, createLogger, type NatsConnection, readAll } from '@kvflow/common';
+import {
+  connectionFor,
+  consumerLag,
+  freePort,
+  httpReady,
+  type NatsServer,
+  type RedisServer,
+  type Service,
+  serviceEnv,
+  settingsFor,
+  spawnService,
+  startNats,
+  startRedis,
+  waitUntil,
+} from '@kvflow/testkit';
 import { jetstream } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type NatsServer, type RedisServer, startNats, startRedis } from './harness/servers.js';
-import { httpReady, type Service, serviceEnv, spawnService, waitUntil } from './harness/services.js';
-import { connectionFor, consumerLag, settingsFor } from './harness/streams.js';
 
 let nats: NatsServer;
 let redisServer: RedisServer;

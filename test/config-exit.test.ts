@@ -1,6 +1,5 @@
+import { freePort, spawnService, waitUntil } from '@kvflow/testkit';
 import { describe, expect, it } from 'vitest';
-import { freePort } from './harness/servers.js';
-import { spawnService, waitUntil } from './harness/services.js';
 
 describe('start-up configuration errors', () => {
   it.each([

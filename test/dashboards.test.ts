@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readLag } from '@kvflow/autoscale';
 import {
   connectNats,
   createLogger,
@@ -12,16 +13,28 @@ import {
   startOpsServer,
 } from '@kvflow/common';
 import { CLUSTER_METRICS, compileDashboards } from '@kvflow/dashboards';
+import {
+  connectionFor,
+  forPrometheus,
+  freePort,
+  httpReady,
+  metricNames,
+  type NatsServer,
+  type RedisServer,
+  ROOT,
+  type Service,
+  serviceEnv,
+  settingsFor,
+  spawnService,
+  startNats,
+  startRedis,
+  waitUntil,
+} from '@kvflow/testkit';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDemoSettings } from '../demo/src/demo-settings.js';
-import { readLag } from '../demo/src/scaling/lag-reader.js';
 import { LocalScaler } from '../demo/src/scaling/local-scaler.js';
 import { WorkerPool } from '../demo/src/scaling/worker-pool.js';
-import { forPrometheus, metricNames } from './harness/promql.js';
-import { freePort, type NatsServer, type RedisServer, startNats, startRedis } from './harness/servers.js';
-import { httpReady, ROOT, type Service, serviceEnv, spawnService, waitUntil } from './harness/services.js';
-import { connectionFor, settingsFor } from './harness/streams.js';
 
 /**
  * The dashboards, checked for real: the compiled JSON in git equals a fresh build; every query whose metrics exist

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ROOT } from '@kvflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { ROOT } from './harness/services.js';
 
 /** Kubernetes delivery beyond the chart: helmfile, Taskfile, Dockerfiles, secrets hygiene. */
 
@@ -138,7 +138,7 @@ describe('images and secrets', () => {
     'the %s Dockerfile is multi-stage, production-only, non-root, node as PID 1',
     (svc) => {
       const text = readFileSync(join(ROOT, svc, 'Dockerfile'), 'utf8');
-      expect(text.match(/^FROM node:20-bookworm-slim/gm)).toHaveLength(2);
+      expect(text.match(/^FROM node:24-bookworm-slim/gm)).toHaveLength(2);
       expect(text).toContain('AS build');
       expect(text).toContain('--omit=dev');
       expect(text).toMatch(/^USER node$/m);

@@ -1,10 +1,10 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ROOT, spawnService } from '@kvflow/testkit';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { ScalingReport } from '../demo/src/report/scaling-report.js';
-import { ROOT, spawnService } from './harness/services.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const DURATION_S = 75;

@@ -1,13 +1,28 @@
-import { type DeadLetter, type KvEvent, listDeadLetters, provision, readAll } from '@kvflow/common';
-import { Publisher } from '@kvflow/producer';
+import {
+  type DeadLetter,
+  type KvEvent,
+  listDeadLetters,
+  Publisher,
+  provision,
+  readAll,
+} from '@kvflow/common';
+import {
+  consumerLag,
+  freePort,
+  httpReady,
+  mapLimit,
+  modelState,
+  randomEvent,
+  scrapeMetric,
+  serviceEnv,
+  settingsFor,
+  spawnService,
+  waitUntil,
+} from '@kvflow/testkit';
+import { useServers } from '@kvflow/testkit/vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { mapLimit, modelState, randomEvent } from './harness/model.js';
-import { freePort } from './harness/servers.js';
-import { httpReady, scrapeMetric, serviceEnv, spawnService, waitUntil } from './harness/services.js';
-import { consumerLag, settingsFor } from './harness/streams.js';
-import { useServers } from './harness/use-servers.js';
 
 const ctx = useServers();
 
@@ -29,7 +44,7 @@ describe('failure rules', () => {
     ctx.services.push(worker);
     await waitUntil('worker ready', () => httpReady(port));
 
-    const publisher = new Publisher(ctx.nc, jetstream(ctx.nc), {
+    const publisher = new Publisher(ctx.nc, {
       subject: settings.subject,
       maxInFlight: 64,
       timeoutMs: 5000,

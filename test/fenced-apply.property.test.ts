@@ -1,8 +1,8 @@
 import { applyFenced, type FencedWrite, readAll } from '@kvflow/common';
+import { type RedisServer, startRedis } from '@kvflow/testkit';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisServer, startRedis } from './harness/servers.js';
 
 /**
  * Property: however events are duplicated, reordered and split over concurrent workers, the final Redis state

@@ -1,13 +1,28 @@
-import { type DeadLetter, type KvEvent, listDeadLetters, provision, readAll } from '@kvflow/common';
-import { Publisher } from '@kvflow/producer';
+import {
+  type DeadLetter,
+  type KvEvent,
+  listDeadLetters,
+  Publisher,
+  provision,
+  readAll,
+} from '@kvflow/common';
+import {
+  consumerLag,
+  freePort,
+  httpReady,
+  mapLimit,
+  modelState,
+  randomEvent,
+  scrapeMetric,
+  serviceEnv,
+  settingsFor,
+  spawnService,
+  waitUntil,
+} from '@kvflow/testkit';
+import { useServers } from '@kvflow/testkit/vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mapLimit, modelState, randomEvent } from './harness/model.js';
-import { freePort } from './harness/servers.js';
-import { httpReady, scrapeMetric, serviceEnv, spawnService, waitUntil } from './harness/services.js';
-import { consumerLag, settingsFor } from './harness/streams.js';
-import { useServers } from './harness/use-servers.js';
 
 const TOTAL = 50_000;
 const VIA_HTTP = 2_000;
@@ -55,7 +70,7 @@ describe('pipeline end to end (real nats-server, redis-server, producer and 3 wo
 
     // 2) The bulk through the producer's publisher, with poison messages mixed in. Half of it is published first so
     //    a backlog exists; one worker is SIGKILLed while it holds pulled, unacknowledged events.
-    const publisher = new Publisher(ctx.nc, js, {
+    const publisher = new Publisher(ctx.nc, {
       subject: settings.subject,
       maxInFlight: 512,
       timeoutMs: 5000,

@@ -1,13 +1,21 @@
-import { type KvEvent, provision, readAll } from '@kvflow/common';
-import { Publisher } from '@kvflow/producer';
+import { type KvEvent, Publisher, provision, readAll } from '@kvflow/common';
+import {
+  consumerLag,
+  freePort,
+  httpReady,
+  mapLimit,
+  modelState,
+  randomEvent,
+  scrapeMetric,
+  serviceEnv,
+  settingsFor,
+  spawnService,
+  waitUntil,
+} from '@kvflow/testkit';
+import { useServers } from '@kvflow/testkit/vitest';
 import { jetstream } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mapLimit, modelState, randomEvent } from './harness/model.js';
-import { freePort } from './harness/servers.js';
-import { httpReady, scrapeMetric, serviceEnv, spawnService, waitUntil } from './harness/services.js';
-import { consumerLag, settingsFor } from './harness/streams.js';
-import { useServers } from './harness/use-servers.js';
 
 const ctx = useServers();
 let redis: Redis;
@@ -30,7 +38,7 @@ describe('SIGTERM drain', () => {
     redis = new Redis(ctx.redis.url);
     await provision(ctx.nc, settings);
 
-    const publisher = new Publisher(ctx.nc, jetstream(ctx.nc), {
+    const publisher = new Publisher(ctx.nc, {
       subject: settings.subject,
       maxInFlight: 256,
       timeoutMs: 5000,

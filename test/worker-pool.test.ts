@@ -2,11 +2,18 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats, createLogger, type NatsConnection, provision } from '@kvflow/common';
+import {
+  connectionFor,
+  type NatsServer,
+  type RedisServer,
+  serviceEnv,
+  settingsFor,
+  startNats,
+  startRedis,
+  waitUntil,
+} from '@kvflow/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PoolEvent, WorkerPool } from '../demo/src/scaling/worker-pool.js';
-import { type NatsServer, type RedisServer, startNats, startRedis } from './harness/servers.js';
-import { serviceEnv, waitUntil } from './harness/services.js';
-import { connectionFor, settingsFor } from './harness/streams.js';
 
 let nats: NatsServer;
 let redis: RedisServer;

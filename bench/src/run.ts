@@ -22,9 +22,9 @@ import {
   createLogger,
   createRegistry,
   decodeEvent,
-  type KvEvent,
   type NatsConnection,
-  newEventId,
+  newEvent,
+  Publisher,
   parseEnv,
   provision,
   Readiness,
@@ -32,11 +32,10 @@ import {
   streamEnv,
   streamSettings,
 } from '@kvflow/common';
-import { BatchQueue, createConsumerMetrics, DemoThrottle, PullPump, Worker } from '@kvflow/consumer';
-import { Publisher } from '@kvflow/producer';
-import { type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { createWorkerRuntime } from '@kvflow/consumer';
+import { startNats, startRedis } from '@kvflow/testkit';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Redis } from 'ioredis';
-import { startNats, startRedis } from '../../test/harness/servers.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 100_000);
 const N_NAIVE = Number(process.env.BENCH_NAIVE_EVENTS ?? 20_000);
@@ -62,7 +61,7 @@ async function freshStream(nc: NatsConnection, events: number): Promise<StreamSe
     }),
   );
   await provision(nc, s);
-  const publisher = new Publisher(nc, jetstream(nc), {
+  const publisher = new Publisher(nc, {
     subject: s.subject,
     maxInFlight: 4096,
     timeoutMs: 10_000,
@@ -71,16 +70,7 @@ async function freshStream(nc: NatsConnection, events: number): Promise<StreamSe
   const value = 'x'.repeat(64);
   const pending: Promise<unknown>[] = [];
   for (let i = 0; i < events; i++) {
-    const e: KvEvent = {
-      v: 1,
-      id: newEventId(),
-      op: 'set',
-      key: `k${i % 10_000}`,
-      value,
-      ts: Date.now(),
-      src: 'generator',
-    };
-    pending.push(publisher.publish(e));
+    pending.push(publisher.publish(newEvent({ op: 'set', key: `k${i % 10_000}`, value, src: 'generator' })));
     if (pending.length >= 4096) await Promise.all(pending.splice(0));
   }
   await Promise.all(pending);
@@ -145,46 +135,36 @@ async function naive(nc: NatsConnection, redis: Redis, n: number): Promise<numbe
   });
 }
 
-function startWorker(
+async function startWorker(
   nc: NatsConnection,
   redis: Redis,
   s: StreamSettings,
-  consumerReady: Promise<import('@nats-io/jetstream').Consumer>,
-  onApplied?: (e: readonly { event: KvEvent }[]) => void,
+  onApplied?: (e: readonly { event: { ts: number } }[]) => void,
 ) {
-  return consumerReady.then((consumer) => {
-    const queue = new BatchQueue<JsMsg>(BATCH_SIZE * (APPLY_CONCURRENCY + 1));
-    const pump = new PullPump(consumer, queue, { batchSize: BATCH_SIZE, expiresMs: 2_000 }, log);
-    const worker = new Worker({
-      queue,
-      pump,
-      redis,
-      js: jetstream(nc),
-      stream: s,
-      metrics: createConsumerMetrics(createRegistry()),
-      readiness: new Readiness([]),
-      throttle: new DemoThrottle(0, 0),
-      log,
+  const runtime = await createWorkerRuntime({
+    nc,
+    redis,
+    stream: s,
+    worker: {
       batchSize: BATCH_SIZE,
       applyConcurrency: APPLY_CONCURRENCY,
-      nakBaseDelayMs: 1000,
+      pullExpiresMs: 2_000,
+      nakBaseDelayMs: 1_000,
       nakMaxDelayMs: 30_000,
-      onApplied,
-    });
-    pump.start();
-    worker.start();
-    return async () => {
-      await pump.stop();
-      await worker.done();
-    };
+      workMs: 0,
+      maxEventsPerSec: 0,
+    },
+    registry: createRegistry(),
+    readiness: new Readiness([]),
+    log,
+    onApplied,
   });
+  return () => runtime.drain();
 }
 
 async function kvflowWorker(nc: NatsConnection, redis: Redis, n: number): Promise<number> {
   const s = await freshStream(nc, n);
-  const consumer = jetstream(nc).consumers.get(s.stream, s.consumer);
-  await consumer;
-  return timed(nc, s, n, () => startWorker(nc, redis, s, consumer));
+  return timed(nc, s, n, () => startWorker(nc, redis, s));
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -198,17 +178,11 @@ async function endToEnd(
   const s = await freshStream(nc, 0);
   const latencies: number[] = [];
   const warmUntil = now() + 1_000;
-  const stop = await startWorker(
-    nc,
-    redis,
-    s,
-    jetstream(nc).consumers.get(s.stream, s.consumer),
-    (applied) => {
-      const t = now();
-      for (const v of applied) if (v.event.ts > warmUntil) latencies.push(t - v.event.ts);
-    },
-  );
-  const publisher = new Publisher(nc, jetstream(nc), {
+  const stop = await startWorker(nc, redis, s, (applied) => {
+    const t = now();
+    for (const v of applied) if (v.event.ts > warmUntil) latencies.push(t - v.event.ts);
+  });
+  const publisher = new Publisher(nc, {
     subject: s.subject,
     maxInFlight: 1024,
     timeoutMs: 5_000,
@@ -221,15 +195,10 @@ async function endToEnd(
     const timer = setInterval(() => {
       const due = Math.min(total, Math.floor(((now() - started) / 1000) * E2E_RATE));
       for (; sent < due; sent++) {
-        const e: KvEvent = {
-          v: 1,
-          id: newEventId(),
-          op: 'set',
-          key: `k${sent % 1000}`,
-          value: 'v'.repeat(64),
-          ts: now(),
-          src: 'generator',
-        };
+        const e = newEvent(
+          { op: 'set', key: `k${sent % 1000}`, value: 'v'.repeat(64), src: 'generator' },
+          now(),
+        );
         void publisher.publish(e);
       }
       if (sent >= total) {
@@ -329,7 +298,7 @@ async function main(): Promise<void> {
     console.log('\ntargets');
     for (const [k, v, want, ok] of targets)
       console.log(`  ${k.padEnd(26)} ${String(v).padEnd(10)} ${want.padEnd(8)} ${ok ? 'met' : 'NOT met'}`);
-    const dir = resolve(import.meta.dirname, '../../../results');
+    const dir = resolve(import.meta.dirname, '../results');
     mkdirSync(dir, { recursive: true });
     writeFileSync(resolve(dir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
     console.log(`\nwrote ${resolve(dir, 'latest.json')}`);

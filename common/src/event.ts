@@ -4,6 +4,8 @@
  * event on the worker's hot path.
  */
 
+import { randomUUID } from 'node:crypto';
+
 export const EVENT_VERSION = 1;
 export const KEY_MAX_BYTES = 512;
 export const DEFAULT_VALUE_MAX_BYTES = 64 * 1024;
@@ -63,6 +65,22 @@ export function valueProblem(value: string, maxBytes: number): string | null {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > maxBytes) return `value is ${bytes} bytes; the maximum is ${maxBytes}`;
   return null;
+}
+
+/** What a writer says; `newEvent` adds the version, the id and the time. */
+export type EventInput =
+  | { op: 'set'; key: string; value: string; src: EventSource }
+  | { op: 'del'; key: string; src: EventSource };
+
+/**
+ * Builds a new event. The id doubles as the JetStream `Nats-Msg-Id`, so a retried publish of the same event is
+ * deduplicated by the stream.
+ */
+export function newEvent(input: EventInput, ts = Date.now()): KvEvent {
+  const id = randomUUID();
+  return input.op === 'set'
+    ? { v: EVENT_VERSION, id, op: 'set', key: input.key, value: input.value, ts, src: input.src }
+    : { v: EVENT_VERSION, id, op: 'del', key: input.key, ts, src: input.src };
 }
 
 export function encodeEvent(event: KvEvent): Uint8Array {

@@ -1,4 +1,5 @@
 import type { ChainableCommander, Redis, Result } from 'ioredis';
+import type { KvEvent } from './event.js';
 
 /**
  * The Redis side of the pipeline: how a key is stored, the sequence-fenced apply, and the reads.
@@ -50,6 +51,13 @@ export interface FencedWrite {
 }
 
 export type ApplyOutcome = 'applied' | 'stale';
+
+/** An event as the fenced apply needs it: its stream sequence is the fence. */
+export function toFencedWrite(event: KvEvent, seq: number): FencedWrite {
+  return event.op === 'set'
+    ? { key: event.key, op: 'set', value: event.value, seq }
+    : { key: event.key, op: 'del', seq };
+}
 
 export function redisKey(key: string): string {
   return KEY_PREFIX + key;

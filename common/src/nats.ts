@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { backoffMs } from './backoff.js';
 import type { Logger } from './logger.js';
 import type { ConnectionSettings } from './settings.js';
 
@@ -34,7 +35,7 @@ export async function connectNats(
     } catch (err) {
       const message = `cannot connect to NATS at ${where}: ${(err as Error).message}`;
       if (!opts.retryForever) throw new Error(message, { cause: err });
-      const retryInMs = Math.min(500 * attempt, 5_000);
+      const retryInMs = backoffMs(attempt, 500, 5_000);
       log.warn({ attempt, retryInMs }, message);
       await sleep(retryInMs);
     }

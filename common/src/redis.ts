@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { backoffMs } from './backoff.js';
 import type { Logger } from './logger.js';
 import type { ConnectionSettings } from './settings.js';
 
@@ -27,7 +28,7 @@ export async function connectRedis(
       return await connectOnce(settings, log, name, opts);
     } catch (err) {
       if (!opts.retryForever) throw err;
-      const retryInMs = Math.min(500 * attempt, 5_000);
+      const retryInMs = backoffMs(attempt, 500, 5_000);
       log.warn({ attempt, retryInMs }, (err as Error).message);
       await sleep(retryInMs);
     }
@@ -42,7 +43,7 @@ async function connectOnce(settings: ConnectionSettings, log: Logger, name: stri
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: opts.commandTimeoutMs ?? 5_000,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
+    retryStrategy: (times) => backoffMs(times, 100, 2_000),
   });
   let down = false;
   redis.on('error', (err: Error) => {

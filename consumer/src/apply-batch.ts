@@ -2,9 +2,9 @@ import {
   type ApplyOutcome,
   applyFenced,
   decodeEvent,
-  type FencedWrite,
   type KvEvent,
   type Redis,
+  toFencedWrite,
 } from '@kvflow/common';
 import type { JsMsg } from '@nats-io/jetstream';
 
@@ -30,12 +30,6 @@ export function sortBatch(
     else poison.push({ msg, reason: decoded.reason });
   }
   return { valid, poison };
-}
-
-export function toFencedWrite(event: KvEvent, seq: number): FencedWrite {
-  return event.op === 'set'
-    ? { key: event.key, op: 'set', value: event.value, seq }
-    : { key: event.key, op: 'del', seq };
 }
 
 /** Applies valid events to Redis in one pipelined round trip, fenced by their stream sequence. */

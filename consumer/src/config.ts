@@ -8,6 +8,7 @@ import {
   streamEnv,
   streamSettings,
 } from '@kvflow/common';
+import type { WorkerSettings } from './runtime.js';
 
 export const consumerEnv = {
   ...connectionEnv,
@@ -29,20 +30,12 @@ export const consumerEnv = {
 export interface ConsumerConfig {
   connection: ConnectionSettings;
   stream: StreamSettings;
+  worker: WorkerSettings;
   metricsHost: string;
   metricsPort: number;
-  batchSize: number;
-  applyConcurrency: number;
-  pullExpiresMs: number;
   shutdownGraceMs: number;
-  nakBaseDelayMs: number;
-  nakMaxDelayMs: number;
   redisCommandTimeoutMs: number;
   provision: boolean;
-  /** Demo knob: simulated work per event, so a backlog builds at demo rates. 0 = off. */
-  workMs: number;
-  /** Demo knob: cap on events/s for this worker. 0 = off. */
-  maxEventsPerSec: number;
 }
 
 export function loadConsumerConfig(source: NodeJS.ProcessEnv = process.env): ConsumerConfig {
@@ -50,17 +43,19 @@ export function loadConsumerConfig(source: NodeJS.ProcessEnv = process.env): Con
   return {
     connection: connectionSettings(e),
     stream: streamSettings(e),
+    worker: {
+      batchSize: e.BATCH_SIZE,
+      applyConcurrency: e.APPLY_CONCURRENCY,
+      pullExpiresMs: e.PULL_EXPIRES_MS,
+      nakBaseDelayMs: e.NAK_BASE_DELAY_MS,
+      nakMaxDelayMs: e.NAK_MAX_DELAY_MS,
+      workMs: e.WORK_MS,
+      maxEventsPerSec: e.MAX_EVENTS_PER_SEC,
+    },
     metricsHost: e.METRICS_HOST,
     metricsPort: e.METRICS_PORT,
-    batchSize: e.BATCH_SIZE,
-    applyConcurrency: e.APPLY_CONCURRENCY,
-    pullExpiresMs: e.PULL_EXPIRES_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    nakBaseDelayMs: e.NAK_BASE_DELAY_MS,
-    nakMaxDelayMs: e.NAK_MAX_DELAY_MS,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     provision: e.PROVISION,
-    workMs: e.WORK_MS,
-    maxEventsPerSec: e.MAX_EVENTS_PER_SEC,
   };
 }

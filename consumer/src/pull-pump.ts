@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '@kvflow/common';
+import { backoffMs, type Logger } from '@kvflow/common';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { BatchQueue } from './batch-queue.js';
 
@@ -73,7 +73,7 @@ export class PullPump {
         failures = 0;
       } catch (err) {
         failures++;
-        const delay = Math.min(100 * 2 ** Math.min(failures, 6), 5_000);
+        const delay = backoffMs(failures, 200, 5_000);
         this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'pull failed');
         await sleep(delay);
       } finally {

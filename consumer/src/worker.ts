@@ -1,12 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Logger, publishPoison, type Readiness, type Redis, type StreamSettings } from '@kvflow/common';
+import {
+  backoffMs,
+  type Logger,
+  publishPoison,
+  type Readiness,
+  type Redis,
+  type StreamSettings,
+} from '@kvflow/common';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { applyValid, type PoisonMessage, sortBatch, type ValidMessage } from './apply-batch.js';
 import type { BatchQueue } from './batch-queue.js';
 import type { DemoThrottle } from './demo-throttle.js';
 import type { ConsumerMetrics } from './metrics.js';
-import { nakDelayMs } from './nak-backoff.js';
 import type { PullPump } from './pull-pump.js';
+
+/** Events a worker handled, by outcome. */
+export interface WorkerTotals {
+  events: number;
+  applied: number;
+  stale: number;
+  deadLettered: number;
+}
 
 export interface WorkerDeps {
   queue: BatchQueue<JsMsg>;
@@ -39,8 +53,10 @@ export class Worker {
   private running: Promise<void> | null = null;
   private recovering: Promise<void> | null = null;
   private batches = 0;
-  private summary = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
-  private readonly lifetime = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
+  /** Redis outages this worker recovered from (one recovery each, however many loops hit the outage). */
+  recoveries = 0;
+  private summary: WorkerTotals = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
+  private readonly lifetime: WorkerTotals = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
 
   constructor(private readonly d: WorkerDeps) {}
 
@@ -49,7 +65,7 @@ export class Worker {
   }
 
   /** Events handled since start, by outcome. */
-  get totals(): Readonly<typeof this.lifetime> {
+  get totals(): Readonly<WorkerTotals> {
     return this.lifetime;
   }
 
@@ -139,18 +155,33 @@ export class Worker {
   }
 
   private nakDelay(msg: JsMsg): number {
-    return nakDelayMs(msg.info.deliveryCount, this.d.nakBaseDelayMs, this.d.nakMaxDelayMs);
+    return backoffMs(msg.info.deliveryCount, this.d.nakBaseDelayMs, this.d.nakMaxDelayMs);
   }
 
+  /**
+   * Hands the batch back and waits for Redis. With several apply loops, the first failure starts the one
+   * recovery; every other loop that fails meanwhile (or is about to take a batch) waits for that same recovery,
+   * so the pump is resumed once, when Redis answers, and never while another loop still hands events back.
+   */
   private async onRedisFailure(valid: ValidMessage[], poison: PoisonMessage[], err: Error): Promise<void> {
-    const { pump, queue, metrics, readiness, log } = this.d;
-    metrics.transientFailures.inc();
-    log.error(
-      { err: err.message, events: valid.length },
-      'redis apply failed; nak-ing batch and pausing pulls',
-    );
+    this.d.metrics.transientFailures.inc();
     for (const v of valid) v.msg.nak(this.nakDelay(v.msg));
     for (const p of poison) p.msg.nak(this.nakDelay(p.msg));
+    if (!this.recovering) {
+      this.d.log.error(
+        { err: err.message, events: valid.length },
+        'redis apply failed; nak-ing batch and pausing pulls',
+      );
+      this.recovering = this.recover().finally(() => {
+        this.recovering = null;
+      });
+    }
+    await this.recovering;
+  }
+
+  private async recover(): Promise<void> {
+    const { pump, queue, metrics, readiness, log } = this.d;
+    this.recoveries++;
     pump.pause();
     readiness.set('redis', false);
     metrics.paused.set(1);
@@ -159,14 +190,12 @@ export class Worker {
       for (const m of queue.takeAll()) m.nak(this.nakDelay(m));
       await sleep(50);
     }
-    let wait = 250;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         await this.d.redis.ping();
         break;
       } catch {
-        await sleep(wait);
-        wait = Math.min(wait * 2, 5_000);
+        await sleep(backoffMs(attempt, 250, 5_000));
       }
     }
     log.info('redis is back; resuming pulls');

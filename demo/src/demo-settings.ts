@@ -1,11 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type AutoscalingSettings, autoscalingFromValues, mergeValues, type Values } from '@kvflow/autoscale';
+import { ROOT } from '@kvflow/testkit';
+import { parse } from 'yaml';
 import { z } from 'zod';
-import { ROOT } from './local-stack.js';
-import {
-  type AutoscalingSettings,
-  autoscalingFromValues,
-  readValues,
-} from './scaling/autoscaling-settings.js';
 
 export const DEFAULT_VALUES_FILES = [
   join(ROOT, 'charts/kvflow/values.yaml'),
@@ -29,6 +27,21 @@ export interface DemoSettings {
   workerEnv: Record<string, string>;
   /** SIGTERM -> SIGKILL, as terminationGracePeriodSeconds in the chart (drain time + 5 s). */
   terminationGraceMs: number;
+}
+
+/** Reads and merges values files the way `helm -f a.yaml -f b.yaml` does (later files win). */
+export function readValues(files: string[]): Values {
+  return files.reduce<Values>((acc, file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read values file ${file}: ${(err as Error).message}`);
+    }
+    const parsed: unknown = parse(text) ?? {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${file}: expected a YAML map`);
+    return mergeValues(acc, parsed as Values);
+  }, {});
 }
 
 /** The same values files the chart renders from (helm -f order): autoscaling and worker settings. */

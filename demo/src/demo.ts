@@ -2,6 +2,7 @@
 import 'dotenv/config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { readLag } from '@kvflow/autoscale';
 import {
   connectionEnv,
   connectionSettings,
@@ -16,6 +17,7 @@ import {
   streamEnv,
   streamSettings,
 } from '@kvflow/common';
+import { freePort, type ServiceProcess, startService } from '@kvflow/testkit';
 import { loadDemoSettings } from './demo-settings.js';
 import { DEFAULT_STACK, type LocalStack, startIsolatedStack, startLocalStack } from './local-stack.js';
 import { renderLogLine, renderView } from './observe/live-view.js';
@@ -23,11 +25,8 @@ import { type Sample, StatsCollector } from './observe/stats-collector.js';
 import { buildReport, summarize, writeReport } from './report/scaling-report.js';
 import { SCENARIOS } from './report/scenarios.js';
 import { verifyAgainstStream } from './report/verify.js';
-import { readLag } from './scaling/lag-reader.js';
 import { LocalScaler, type ScalerDecision } from './scaling/local-scaler.js';
 import { WorkerPool } from './scaling/worker-pool.js';
-import { freePort } from './server-processes.js';
-import { type ServiceProcess, startService } from './service-process.js';
 
 const HELP = `npm run demo -- [options]
 

@@ -1,17 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   findBinary,
   freePort,
   INSTALL_HINT,
   isListening,
+  ROOT,
   startNatsServer,
   startRedisServer,
-} from './server-processes.js';
-
-export const ROOT = resolve(import.meta.dirname, '../..');
+} from '@kvflow/testkit';
 
 export interface LocalStackOptions {
   natsPort: number;

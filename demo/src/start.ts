@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import 'dotenv/config';
+import { startService } from '@kvflow/testkit';
 import { DEFAULT_STACK, startLocalStack } from './local-stack.js';
-import { startService } from './service-process.js';
 
 /**
  * `npm start`: the system on one machine with one worker (no scaler): local servers, the producer with its API

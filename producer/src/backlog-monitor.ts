@@ -1,5 +1,4 @@
-import type { Logger, NatsConnection, StreamSettings } from '@kvflow/common';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { type Logger, type NatsConnection, readConsumerLag, type StreamSettings } from '@kvflow/common';
 import type { ProducerMetrics } from './metrics.js';
 
 /**
@@ -17,12 +16,8 @@ export function monitorBacklog(
   let warned = false;
   const poll = async () => {
     try {
-      const jsm = await jetstreamManager(nc);
-      const info = await jsm.consumers.info(s.stream, s.consumer);
-      metrics.backlog.set(
-        { stream: s.stream, consumer: s.consumer },
-        info.num_pending + info.num_ack_pending,
-      );
+      const { lag } = await readConsumerLag(nc, s);
+      metrics.backlog.set({ stream: s.stream, consumer: s.consumer }, lag);
       warned = false;
     } catch (err) {
       if (!warned) log.warn({ err: (err as Error).message }, 'cannot read consumer lag');

@@ -3,12 +3,21 @@ import {
   connectionEnv,
   connectionSettings,
   env,
+  PROFILE_KINDS,
   parseEnv,
+  profileFrom,
+  RATE_FIELDS,
+  type RateField,
+  type RateProfile,
   type StreamSettings,
   streamEnv,
   streamSettings,
 } from '@kvflow/common';
-import { PROFILE_KINDS, profileFrom, type RateProfile } from './rate-profile.js';
+
+function rateEnv(field: RateField) {
+  const r = RATE_FIELDS[field];
+  return env.number(r.default, r.min, r.max);
+}
 
 export const producerEnv = {
   ...connectionEnv,
@@ -16,13 +25,13 @@ export const producerEnv = {
   HTTP_HOST: env.string('0.0.0.0'),
   HTTP_PORT: env.int(8080, 0, 65535),
   API_TOKEN: env.optionalString(),
-  RATE: env.number(0, 0, 1_000_000),
+  RATE: rateEnv('rate'),
   PROFILE: env.oneOf('constant', PROFILE_KINDS),
-  STEP_RATE: env.number(0, 0, 1_000_000),
-  PERIOD_S: env.number(60, 0.1, 86_400),
-  SINE_AMPLITUDE: env.number(0, 0, 1_000_000),
-  BURST_RATE: env.number(0, 0, 1_000_000),
-  BURST_S: env.number(10, 0.1, 86_400),
+  STEP_RATE: rateEnv('stepRate'),
+  PERIOD_S: rateEnv('periodS'),
+  SINE_AMPLITUDE: rateEnv('amplitude'),
+  BURST_RATE: rateEnv('burstRate'),
+  BURST_S: rateEnv('burstS'),
   KEY_SPACE: env.int(10_000, 1, 1_000_000_000),
   VALUE_SIZE: env.int(64, 0, 8 * 1024 * 1024),
   DELETE_RATIO: env.number(0.05, 0, 1),

@@ -1,7 +1,5 @@
-export { buildApi } from './api.js';
-export { loadProducerConfig, producerEnv } from './config.js';
-export { createProducerMetrics } from './metrics.js';
-export { Publisher, PublishUnavailableError } from './publisher.js';
-export { registerRateControl } from './rate-control.js';
+export { type ApiDeps, buildApi } from './api/build-api.js';
+export { ApiError, ERROR_CATALOG, type ErrorCode } from './api/errors.js';
+export { loadProducerConfig, type ProducerConfig, producerEnv } from './config.js';
+export { createProducerMetrics, publisherMetrics } from './metrics.js';
 export { RateGenerator } from './rate-generator.js';
-export { describeProfile, type RateProfile, targetRate } from './rate-profile.js';

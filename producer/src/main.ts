@@ -6,16 +6,14 @@ import {
   createLogger,
   createRegistry,
   loadOrExit,
+  Publisher,
   provision,
   Readiness,
 } from '@kvflow/common';
-import { jetstream } from '@nats-io/jetstream';
-import { buildApi } from './api.js';
+import { buildApi } from './api/build-api.js';
 import { monitorBacklog } from './backlog-monitor.js';
 import { loadProducerConfig } from './config.js';
-import { createProducerMetrics } from './metrics.js';
-import { Publisher } from './publisher.js';
-import { registerRateControl } from './rate-control.js';
+import { createProducerMetrics, publisherMetrics } from './metrics.js';
 import { RateGenerator } from './rate-generator.js';
 
 const config = loadOrExit(() => loadProducerConfig(), 'kvflow-producer');
@@ -45,9 +43,8 @@ async function main(): Promise<void> {
 
   const publisher = new Publisher(
     nc,
-    jetstream(nc),
     { subject: config.stream.subject, ...config.publish },
-    metrics,
+    publisherMetrics(metrics),
   );
   const generator = new RateGenerator(config.generator, publisher, log, metrics);
   const stopBacklog = monitorBacklog(nc, config.stream, config.backlogPollMs, metrics, log);
@@ -58,7 +55,7 @@ async function main(): Promise<void> {
     readiness,
     apiToken: config.apiToken,
     valueMaxBytes: config.stream.valueMaxBytes,
-    extend: (api, requireToken) => registerRateControl(api, generator, requireToken),
+    generator,
   });
   await app.listen({ host: config.httpHost, port: config.httpPort }).catch((err: Error) => {
     throw new Error(`cannot listen on ${config.httpHost}:${config.httpPort}: ${err.message}`, { cause: err });

@@ -1,4 +1,11 @@
-import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@kvflow/common';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  LATENCY_BUCKETS,
+  type PublisherMetrics,
+  type Registry,
+} from '@kvflow/common';
 
 const SOURCES = ['api', 'generator', 'import', 'cli', 'replay'] as const;
 
@@ -53,3 +60,15 @@ export function createProducerMetrics(registry: Registry) {
 }
 
 export type ProducerMetrics = ReturnType<typeof createProducerMetrics>;
+
+/** The publisher's reports, recorded in the producer's Prometheus metrics. */
+export function publisherMetrics(m: ProducerMetrics): PublisherMetrics {
+  return {
+    published: (src, seconds) => {
+      m.produced.inc({ src });
+      m.publishDuration.observe(seconds);
+    },
+    failed: (src) => m.publishFailures.inc({ src }),
+    inFlight: (n) => m.inFlight.set(n),
+  };
+}

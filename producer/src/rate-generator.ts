@@ -1,9 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { type KvEvent, type Logger, newEventId } from '@kvflow/common';
+import {
+  describeProfile,
+  type KvEvent,
+  type Logger,
+  newEvent,
+  type Publisher,
+  type RateProfile,
+  targetRate,
+} from '@kvflow/common';
 import type { GeneratorSettings } from './config.js';
 import type { ProducerMetrics } from './metrics.js';
-import type { Publisher } from './publisher.js';
-import { describeProfile, type RateProfile, targetRate } from './rate-profile.js';
 
 const TICK_MS = 10;
 const WINDOW_MS = 5_000;
@@ -88,9 +94,8 @@ export class RateGenerator {
 
   private nextEvent(): KvEvent {
     const key = `key-${Math.floor(Math.random() * this.settings.keySpace)}`;
-    const base = { v: 1 as const, id: newEventId(), key, ts: Date.now(), src: 'generator' as const };
     return Math.random() < this.settings.deleteRatio
-      ? { ...base, op: 'del' }
-      : { ...base, op: 'set', value: this.value };
+      ? newEvent({ op: 'del', key, src: 'generator' })
+      : newEvent({ op: 'set', key, value: this.value, src: 'generator' });
   }
 }

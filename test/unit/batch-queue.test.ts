@@ -1,5 +1,7 @@
-import { BatchQueue, nakDelayMs } from '@kvflow/consumer';
+import { backoffMs } from '@kvflow/common';
 import { describe, expect, it } from 'vitest';
+import { BatchQueue } from '../../consumer/src/batch-queue.js';
+import { DemoThrottle } from '../../consumer/src/demo-throttle.js';
 
 describe('batch queue', () => {
   it('hands over everything waiting, up to the batch size', async () => {
@@ -53,14 +55,13 @@ describe('batch queue', () => {
 
 describe('nak backoff', () => {
   it('doubles per delivery and caps', () => {
-    expect([1, 2, 3, 4, 10].map((n) => nakDelayMs(n, 1000, 5000))).toEqual([1000, 2000, 4000, 5000, 5000]);
-    expect(nakDelayMs(1_000_000, 1000, 30_000)).toBe(30_000);
+    expect([1, 2, 3, 4, 10].map((n) => backoffMs(n, 1000, 5000))).toEqual([1000, 2000, 4000, 5000, 5000]);
+    expect(backoffMs(1_000_000, 1000, 30_000)).toBe(30_000);
   });
 });
 
 describe('demo throttle', () => {
   it('serializes simulated work across concurrent batches (one worker = one CPU)', async () => {
-    const { DemoThrottle } = await import('@kvflow/consumer');
     const throttle = new DemoThrottle(10, 0);
     const started = performance.now();
     await Promise.all([throttle.spend(3), throttle.spend(3)]);

@@ -1,3 +1,4 @@
+import { jszUrl, lagFromJsz } from '@kvflow/autoscale';
 import { describe, expect, it } from 'vitest';
 import { renderLogLine, renderView } from '../../demo/src/observe/live-view.js';
 import {
@@ -7,7 +8,6 @@ import {
   sumOf,
 } from '../../demo/src/observe/prom-text.js';
 import type { Sample } from '../../demo/src/observe/stats-collector.js';
-import { jszUrl, lagFromJsz } from '../../demo/src/scaling/lag-reader.js';
 
 describe('Prometheus text and quantiles', () => {
   const text = [

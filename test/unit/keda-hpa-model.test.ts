@@ -1,6 +1,5 @@
+import { autoscalingSchema, KedaHpaModel } from '@kvflow/autoscale';
 import { describe, expect, it } from 'vitest';
-import { autoscalingSchema } from '../../demo/src/scaling/autoscaling-settings.js';
-import { KedaHpaModel } from '../../demo/src/scaling/keda-hpa-model.js';
 
 type Step = { t: number; who: 'keda' | 'hpa'; lag: number; current: number; expect: number | null };
 

@@ -1,4 +1,4 @@
-import { describeProfile, type RateProfile, targetRate } from '@kvflow/producer';
+import { describeProfile, type RateProfile, targetRate } from '@kvflow/common';
 import { describe, expect, it } from 'vitest';
 
 describe('rate profiles', () => {

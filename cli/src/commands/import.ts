@@ -1,9 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { type KvEvent, newEventId } from '@kvflow/common';
-import { Publisher } from '@kvflow/producer';
-import { jetstream } from '@nats-io/jetstream';
+import { newEvent, Publisher } from '@kvflow/common';
 import { type CliContext, CliError, EXIT } from '../context.js';
 import { parseKvLine } from '../kv-file.js';
 import { Progress } from '../progress.js';
@@ -80,7 +78,7 @@ export async function importFile(
   const publishing = new Progress('importing', latest.size);
   if (!opts.dryRun && latest.size > 0) {
     const nc = await ctx.nats();
-    const publisher = new Publisher(nc, jetstream(nc), {
+    const publisher = new Publisher(nc, {
       subject: ctx.stream.subject,
       maxInFlight: opts.concurrency,
       timeoutMs: 5_000,
@@ -89,7 +87,7 @@ export async function importFile(
     const pending = new Set<Promise<void>>();
     let lastError = '';
     for (const [key, value] of latest) {
-      const event: KvEvent = { v: 1, id: newEventId(), op: 'set', key, value, ts: Date.now(), src: 'import' };
+      const event = newEvent({ op: 'set', key, value, src: 'import' });
       const p = publisher.publish(event).then(
         () => {
           summary.published++;

@@ -1,6 +1,4 @@
-import { type KvEvent, keyProblem, newEventId, readValue, valueProblem } from '@kvflow/common';
-import { Publisher } from '@kvflow/producer';
-import { jetstream } from '@nats-io/jetstream';
+import { keyProblem, newEvent, Publisher, readValue, valueProblem } from '@kvflow/common';
 import { type CliContext, CliError, EXIT } from '../context.js';
 
 function checkKey(key: string): void {
@@ -22,10 +20,12 @@ export async function writeKey(ctx: CliContext, key: string, value: string | nul
     const problem = valueProblem(value, ctx.stream.valueMaxBytes);
     if (problem) throw new CliError(`bad value: ${problem}`, EXIT.usage);
   }
-  const base = { v: 1 as const, id: newEventId(), key, ts: Date.now(), src: 'cli' as const };
-  const event: KvEvent = value === null ? { ...base, op: 'del' } : { ...base, op: 'set', value };
+  const event =
+    value === null
+      ? newEvent({ op: 'del', key, src: 'cli' })
+      : newEvent({ op: 'set', key, value, src: 'cli' });
   const nc = await ctx.nats();
-  const publisher = new Publisher(nc, jetstream(nc), {
+  const publisher = new Publisher(nc, {
     subject: ctx.stream.subject,
     maxInFlight: 1,
     timeoutMs: 5_000,

@@ -1,4 +1,4 @@
-import { rebuildFromStream } from '@kvflow/consumer';
+import { rebuildFromStream } from '@kvflow/common';
 import type { CliContext } from '../context.js';
 import { Progress } from '../progress.js';
 

@@ -1,3 +1,4 @@
+import { lagOf } from '@kvflow/common';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { CliContext } from '../context.js';
 
@@ -17,7 +18,7 @@ export async function status(ctx: CliContext): Promise<Record<string, number | s
     consumer: s.consumer,
     pending: consumer.num_pending,
     ack_pending: consumer.num_ack_pending,
-    lag: consumer.num_pending + consumer.num_ack_pending,
+    lag: lagOf(consumer),
     redelivered_unacked: consumer.num_redelivered,
     pull_requests_waiting: consumer.num_waiting,
     dead_letters: dlq.state.messages,

@@ -1,5 +1,5 @@
+import type { LagReading } from '@kvflow/autoscale';
 import type { StreamSettings } from '@kvflow/common';
-import type { LagReading } from '../scaling/lag-reader.js';
 import type { LocalScaler } from '../scaling/local-scaler.js';
 import type { WorkerPool, WorkerState } from '../scaling/worker-pool.js';
 import {

@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { AutoscalingSettings } from '@kvflow/autoscale';
 import type { Sample } from '../observe/stats-collector.js';
-import type { AutoscalingSettings } from '../scaling/autoscaling-settings.js';
 import type { ScalerDecision } from '../scaling/local-scaler.js';
 import type { WorkerTotals } from '../scaling/worker-pool.js';
 import { loadEndsAt, loadStartsAt, type RateChange } from './scenarios.js';

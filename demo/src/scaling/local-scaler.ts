@@ -1,7 +1,6 @@
+import type { AutoscalingSettings, LagReading } from '@kvflow/autoscale';
+import { type Decision, KedaHpaModel } from '@kvflow/autoscale';
 import { Counter, Gauge, type Registry } from '@kvflow/common';
-import type { AutoscalingSettings } from './autoscaling-settings.js';
-import { type Decision, KedaHpaModel } from './keda-hpa-model.js';
-import type { LagReading } from './lag-reader.js';
 import type { WorkerPool } from './worker-pool.js';
 
 function createScalerMetrics(registry: Registry, currentReplicas: () => number) {

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../server-processes.js';
-import { type ServiceProcess, startService } from '../service-process.js';
+import { freePort, type ServiceProcess, startService } from '@kvflow/testkit';
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'restarting';
 

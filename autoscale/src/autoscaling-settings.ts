@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import { z } from 'zod';
 
 /**
@@ -62,7 +60,7 @@ export type AutoscalingSettings = z.output<typeof autoscalingSchema>;
 export type ScalingRules = AutoscalingSettings['behavior']['scaleUp'];
 export type ScalingPolicy = ScalingRules['policies'][number];
 
-type Values = Record<string, unknown>;
+export type Values = Record<string, unknown>;
 
 /** Deep merge of Helm values: maps merge key by key, anything else (lists included) is replaced. */
 export function mergeValues(base: Values, override: Values): Values {
@@ -75,21 +73,6 @@ export function mergeValues(base: Values, override: Values): Values {
         : v;
   }
   return out;
-}
-
-/** Reads and merges values files the way `helm -f a.yaml -f b.yaml` does (later files win). */
-export function readValues(files: string[]): Values {
-  return files.reduce<Values>((acc, file) => {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new Error(`cannot read values file ${file}: ${(err as Error).message}`);
-    }
-    const parsed: unknown = parse(text) ?? {};
-    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${file}: expected a YAML map`);
-    return mergeValues(acc, parsed as Values);
-  }, {});
 }
 
 export function autoscalingFromValues(values: Values, source: string): AutoscalingSettings {

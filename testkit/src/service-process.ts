@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { ROOT } from './local-stack.js';
+import { ROOT } from './root.js';
 
 export type Role = 'producer' | 'consumer';
 

@@ -1,7 +1,7 @@
-import { encodeEvent, type KvEvent, type NatsConnection } from '@kvflow/common';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import pRetry, { AbortError } from 'p-retry';
-import type { ProducerMetrics } from './metrics.js';
+import { type EventSource, encodeEvent, type KvEvent } from './event.js';
 
 /** The event could not be stored: callers answer 503 (API) or count a failure (generator); never a false 202. */
 export class PublishUnavailableError extends Error {
@@ -21,6 +21,13 @@ export interface Published {
   duplicate: boolean;
 }
 
+/** What a publisher reports; the producer backs it with Prometheus metrics, other callers leave it out. */
+export interface PublisherMetrics {
+  published(src: EventSource, seconds: number): void;
+  failed(src: EventSource): void;
+  inFlight(n: number): void;
+}
+
 export interface PublisherOptions {
   subject: string;
   maxInFlight: number;
@@ -38,12 +45,14 @@ export class Publisher {
   private readonly waiting: Array<() => void> = [];
   private connected = true;
 
+  private readonly js: JetStreamClient;
+
   constructor(
     nc: NatsConnection,
-    private readonly js: JetStreamClient,
     private readonly opts: PublisherOptions,
-    private readonly metrics?: ProducerMetrics,
+    private readonly metrics?: PublisherMetrics,
   ) {
+    this.js = jetstream(nc);
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'disconnect') this.connected = false;
@@ -63,7 +72,7 @@ export class Publisher {
 
   async publish(event: KvEvent): Promise<Published> {
     if (!this.connected) {
-      this.metrics?.publishFailures.inc({ src: event.src });
+      this.metrics?.failed(event.src);
       throw new PublishUnavailableError('NATS is unreachable; the event was not stored', 2);
     }
     await this.acquire();
@@ -77,11 +86,10 @@ export class Publisher {
         },
         { retries: this.opts.retries, minTimeout: 50, maxTimeout: 1_000, randomize: true },
       );
-      this.metrics?.produced.inc({ src: event.src });
-      this.metrics?.publishDuration.observe((performance.now() - started) / 1000);
+      this.metrics?.published(event.src, (performance.now() - started) / 1000);
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
-      this.metrics?.publishFailures.inc({ src: event.src });
+      this.metrics?.failed(event.src);
       throw new PublishUnavailableError(`publish failed: ${(err as Error).message}`, 2, { cause: err });
     } finally {
       this.release();
@@ -92,12 +100,12 @@ export class Publisher {
     if (this.inFlight >= this.opts.maxInFlight)
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.inFlight++;
-    this.metrics?.inFlight.set(this.inFlight);
+    this.metrics?.inFlight(this.inFlight);
   }
 
   private release(): void {
     this.inFlight--;
-    this.metrics?.inFlight.set(this.inFlight);
+    this.metrics?.inFlight(this.inFlight);
     this.waiting.shift()?.();
   }
 }

@@ -7,7 +7,7 @@ import {
   type ServerProcess,
   startNatsServer,
   startRedisServer,
-} from '@kvflow/demo';
+} from './server-processes.js';
 
 /** Real servers for tests and benchmarks: JetStream nats-server and redis-server on free loopback ports. */
 

@@ -1,14 +1,8 @@
-import {
-  applyFenced,
-  clearAll,
-  type FencedWrite,
-  type NatsConnection,
-  type Redis,
-  replayBounds,
-  replayStream,
-  type StreamSettings,
-} from '@kvflow/common';
-import { toFencedWrite } from './apply-batch.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { applyFenced, clearAll, type FencedWrite, toFencedWrite } from './kv-store.js';
+import type { Redis } from './redis.js';
+import type { StreamSettings } from './settings.js';
+import { replayBounds, replayStream } from './stream-replay.js';
 
 export interface RebuildProgress {
   /** Last stream sequence read. */

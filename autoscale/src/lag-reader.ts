@@ -1,3 +1,5 @@
+import { lagOf } from '@kvflow/common';
+
 /**
  * Reads consumer lag the way KEDA's nats-jetstream scaler does: GET <monitoring>/jsz?acc=<account>&consumers=true
  * &config=true, find the stream and consumer, lag = num_pending + num_ack_pending (the stream's last sequence if
@@ -42,7 +44,7 @@ export function lagFromJsz(body: JszResponse, account: string, stream: string, c
   const c = s.consumer_detail?.find((x) => x.name === consumer);
   if (!c) return { lag: s.state.last_seq, pending: 0, ackPending: 0, consumerFound: false, streams };
   return {
-    lag: c.num_pending + c.num_ack_pending,
+    lag: lagOf(c),
     pending: c.num_pending,
     ackPending: c.num_ack_pending,
     consumerFound: true,

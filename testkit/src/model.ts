@@ -1,4 +1,4 @@
-import type { KvEvent } from '@kvflow/common';
+import { type KvEvent, newEvent } from '@kvflow/common';
 
 /** The state the stream implies: events applied once each, in sequence order. */
 export function modelState(bySeq: Map<number, KvEvent>): Map<string, string> {
@@ -13,8 +13,9 @@ export function modelState(bySeq: Map<number, KvEvent>): Map<string, string> {
 
 export function randomEvent(keySpace: number, src: KvEvent['src'] = 'generator'): KvEvent {
   const key = `k${Math.floor(Math.random() * keySpace)}`;
-  const base = { v: 1 as const, id: crypto.randomUUID(), key, ts: Date.now(), src };
-  return Math.random() < 0.1 ? { ...base, op: 'del' } : { ...base, op: 'set', value: `v${Math.random()}` };
+  return Math.random() < 0.1
+    ? newEvent({ op: 'del', key, src })
+    : newEvent({ op: 'set', key, value: `v${Math.random()}`, src });
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time. */

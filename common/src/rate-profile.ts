@@ -23,6 +23,95 @@ export interface ProfileSettings {
   burstS: number;
 }
 
+/** The numeric settings of a profile, with the one set of rules every entry point applies. */
+export type RateField = Exclude<keyof ProfileSettings, 'profile'>;
+
+export interface RateFieldRule {
+  /** Environment variable (and the chart's rate ConfigMap key). */
+  env: string;
+  /** Key under `producer.rate` in the chart's values. */
+  chartKey: string;
+  /** `npm run rate` option (the rate itself is the positional argument). */
+  flag: string;
+  min: number;
+  max: number;
+  default: number;
+  description: string;
+}
+
+const MAX_RATE = 1_000_000;
+const DAY_S = 86_400;
+
+/**
+ * The rules for every numeric profile setting, in one place: the producer's environment schema, the `PUT /rate`
+ * query schema, `npm run rate` and the chart's values schema (checked by a test) all follow them.
+ */
+export const RATE_FIELDS: Record<RateField, RateFieldRule> = {
+  rate: {
+    env: 'RATE',
+    chartKey: 'rate',
+    flag: 'RATE',
+    min: 0,
+    max: MAX_RATE,
+    default: 0,
+    description: 'events/s (fractions allowed; 0 = off)',
+  },
+  stepRate: {
+    env: 'STEP_RATE',
+    chartKey: 'stepRate',
+    flag: '--step-rate',
+    min: 0,
+    max: MAX_RATE,
+    default: 0,
+    description: 'step: the rate to alternate with, events/s',
+  },
+  periodS: {
+    env: 'PERIOD_S',
+    chartKey: 'periodS',
+    flag: '--period-s',
+    min: 0.1,
+    max: DAY_S,
+    default: 60,
+    description: 'step, sine and burst: the period, seconds',
+  },
+  amplitude: {
+    env: 'SINE_AMPLITUDE',
+    chartKey: 'sineAmplitude',
+    flag: '--amplitude',
+    min: 0,
+    max: MAX_RATE,
+    default: 0,
+    description: 'sine: the rate swings by ± this many events/s',
+  },
+  burstRate: {
+    env: 'BURST_RATE',
+    chartKey: 'burstRate',
+    flag: '--burst-rate',
+    min: 0,
+    max: MAX_RATE,
+    default: 0,
+    description: 'burst: the rate during a burst, events/s',
+  },
+  burstS: {
+    env: 'BURST_S',
+    chartKey: 'burstS',
+    flag: '--burst-s',
+    min: 0.1,
+    max: DAY_S,
+    default: 10,
+    description: 'burst: the length of a burst, seconds',
+  },
+};
+
+export const RATE_FIELD_NAMES = Object.keys(RATE_FIELDS) as RateField[];
+
+/** Why `n` breaks the field's rule, or null when it is allowed. */
+export function rateFieldProblem(field: RateField, n: number): string | null {
+  const r = RATE_FIELDS[field];
+  if (!Number.isFinite(n) || n < r.min || n > r.max) return `must be a number from ${r.min} to ${r.max}`;
+  return null;
+}
+
 export function profileFrom(s: ProfileSettings): RateProfile {
   switch (s.profile) {
     case 'constant':

@@ -1,0 +1,124 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  backoffMs,
+  type Logger,
+  type NatsConnection,
+  type Readiness,
+  type Redis,
+  type Registry,
+  type StreamSettings,
+} from '@kvflow/common';
+import { type Consumer, type JsMsg, jetstream } from '@nats-io/jetstream';
+import type { ValidMessage } from './apply-batch.js';
+import { BatchQueue } from './batch-queue.js';
+import { DemoThrottle } from './demo-throttle.js';
+import { createConsumerMetrics } from './metrics.js';
+import { PullPump } from './pull-pump.js';
+import { Worker, type WorkerTotals } from './worker.js';
+
+/** How a worker pulls and applies: the consumer's settings, also used as they are by the bench and the demo. */
+export interface WorkerSettings {
+  batchSize: number;
+  applyConcurrency: number;
+  pullExpiresMs: number;
+  nakBaseDelayMs: number;
+  nakMaxDelayMs: number;
+  /** Demo knob: simulated work per event, so a backlog builds at demo rates. 0 = off. */
+  workMs: number;
+  /** Demo knob: cap on events/s for this worker. 0 = off. */
+  maxEventsPerSec: number;
+}
+
+export interface WorkerRuntimeDeps {
+  nc: NatsConnection;
+  redis: Redis;
+  stream: StreamSettings;
+  worker: WorkerSettings;
+  registry: Registry;
+  readiness: Readiness;
+  log: Logger;
+  /** Called after a batch is acknowledged (the benchmark measures end-to-end latency with it). */
+  onApplied?: (events: readonly ValidMessage[]) => void;
+}
+
+export interface WorkerRuntime {
+  /** The batch size in use (the demo throttle may lower the configured one). */
+  readonly batchSize: number;
+  /** Events pulled and not yet taken by an apply loop. */
+  readonly queued: number;
+  /** Events handled since start, by outcome. */
+  readonly totals: Readonly<WorkerTotals>;
+  /** Redis outages recovered from. */
+  readonly recoveries: number;
+  /** Issues no new pull, finishes and acknowledges every event already pulled, then resolves. */
+  drain(): Promise<void>;
+}
+
+/**
+ * One kvflow worker, wired: binds the durable consumer (waiting until it is provisioned), then runs the pull pump
+ * into the batch queue and the apply loops from it. `consumer/main`, the benchmark and the demo all run workers
+ * through here.
+ */
+export async function createWorkerRuntime(d: WorkerRuntimeDeps): Promise<WorkerRuntime> {
+  const js = jetstream(d.nc);
+  const consumer = await bindConsumer(
+    () => js.consumers.get(d.stream.stream, d.stream.consumer),
+    d.stream,
+    d.log,
+  );
+  d.readiness.set('consumer', true);
+  const throttle = new DemoThrottle(d.worker.workMs, d.worker.maxEventsPerSec);
+  const batchSize = throttle.batchSize(d.worker.batchSize);
+  const queue = new BatchQueue<JsMsg>(batchSize * (d.worker.applyConcurrency + 1));
+  const pump = new PullPump(consumer, queue, { batchSize, expiresMs: d.worker.pullExpiresMs }, d.log);
+  const worker = new Worker({
+    queue,
+    pump,
+    redis: d.redis,
+    js,
+    stream: d.stream,
+    metrics: createConsumerMetrics(d.registry),
+    readiness: d.readiness,
+    throttle,
+    log: d.log,
+    batchSize,
+    applyConcurrency: d.worker.applyConcurrency,
+    nakBaseDelayMs: d.worker.nakBaseDelayMs,
+    nakMaxDelayMs: d.worker.nakMaxDelayMs,
+    onApplied: d.onApplied,
+  });
+  pump.start();
+  worker.start();
+  return {
+    batchSize,
+    get queued() {
+      return queue.size;
+    },
+    get totals() {
+      return worker.totals;
+    },
+    get recoveries() {
+      return worker.recoveries;
+    },
+    drain: async () => {
+      d.readiness.set('consumer', false);
+      await pump.stop();
+      await worker.done();
+    },
+  };
+}
+
+/** Waits for the durable consumer to exist (it is provisioned by a separate step), logging what is missing. */
+async function bindConsumer(get: () => Promise<Consumer>, s: StreamSettings, log: Logger): Promise<Consumer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await get();
+    } catch (err) {
+      log.warn(
+        { err: (err as Error).message, attempt },
+        `consumer ${s.stream}/${s.consumer} not found; run "kvflow provision" (retrying)`,
+      );
+      await sleep(backoffMs(attempt, 500, 5_000));
+    }
+  }
+}

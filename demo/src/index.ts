@@ -1,3 +1,0 @@
-export * from './local-stack.js';
-export * from './server-processes.js';
-export * from './service-process.js';

@@ -1,0 +1,84 @@
+import {
+  describeProfile,
+  PROFILE_KINDS,
+  type ProfileSettings,
+  profileFrom,
+  RATE_FIELD_NAMES,
+  RATE_FIELDS,
+} from '@kvflow/common';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { RateGenerator } from '../rate-generator.js';
+import { errorBodySchema } from './errors.js';
+
+export interface RateRoutesOptions {
+  generator: RateGenerator;
+  requireWriteToken: preHandlerAsyncHookHandler;
+  security: Array<Record<string, string[]>>;
+}
+
+/** The `PUT /rate` query, from the one set of rate rules (common/rate-profile). */
+const rateQuery = {
+  type: 'object',
+  required: ['rate'],
+  additionalProperties: false,
+  properties: {
+    profile: { type: 'string', enum: [...PROFILE_KINDS], default: 'constant' },
+    ...Object.fromEntries(
+      RATE_FIELD_NAMES.map((f) => {
+        const r = RATE_FIELDS[f];
+        const rule = { type: 'number', minimum: r.min, maximum: r.max, description: r.description };
+        return [f, f === 'rate' ? rule : { ...rule, default: r.default }];
+      }),
+    ),
+  },
+} as const;
+
+const rateBody = {
+  type: 'object',
+  properties: {
+    profile: { type: 'object', additionalProperties: true },
+    description: { type: 'string' },
+    target_rate: { type: 'number' },
+    actual_rate: { type: 'number' },
+  },
+  required: ['profile', 'description', 'target_rate', 'actual_rate'],
+} as const;
+
+/**
+ * Live control of the rate generator: `GET /rate` shows it, `PUT /rate?rate=500&profile=burst&…` changes it at
+ * once (the local counterpart of `task update-rate`).
+ */
+export async function rateRoutes(app: FastifyInstance, o: RateRoutesOptions) {
+  const current = () => ({
+    profile: o.generator.currentProfile,
+    description: describeProfile(o.generator.currentProfile),
+    target_rate: o.generator.targetRateNow(),
+    actual_rate: o.generator.actualRate(),
+  });
+  app.get(
+    '/rate',
+    {
+      schema: {
+        summary: 'The rate generator: profile, target and achieved events/s',
+        response: { 200: rateBody },
+      },
+    },
+    async () => current(),
+  );
+  app.put<{ Querystring: ProfileSettings }>(
+    '/rate',
+    {
+      preHandler: o.requireWriteToken,
+      schema: {
+        summary: 'Change the rate generator now (events/s; fractions allowed; 0 = off)',
+        querystring: rateQuery,
+        security: o.security,
+        response: { 200: rateBody, 400: errorBodySchema, 401: errorBodySchema },
+      },
+    },
+    async (req) => {
+      o.generator.setProfile(profileFrom(req.query));
+      return current();
+    },
+  );
+}
