@@ -22,6 +22,9 @@ import {
   createLogger,
   createRegistry,
   decodeEvent,
+  defineSettings,
+  env,
+  loadSettings,
   type NatsConnection,
   newEvent,
   Publisher,
@@ -31,19 +34,41 @@ import {
   type StreamSettings,
   streamEnv,
   streamSettings,
+  workerEnv,
+  workerSettings,
 } from '@kvflow/common';
 import { createWorkerRuntime } from '@kvflow/consumer';
 import { startNats, startRedis } from '@kvflow/testkit';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Redis } from 'ioredis';
 
-const N = Number(process.env.BENCH_EVENTS ?? 100_000);
-const N_NAIVE = Number(process.env.BENCH_NAIVE_EVENTS ?? 20_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** The benchmark's knobs; the worker under test runs with the consumer's own settings (BATCH_SIZE, …). */
+const benchSettings = defineSettings(
+  {
+    ...workerEnv,
+    BENCH_EVENTS: env.int(100_000, 1_000),
+    BENCH_NAIVE_EVENTS: env.int(20_000, 1_000),
+    BENCH_ROUNDS: env.int(3, 1, 50),
+    BENCH_E2E_SECONDS: env.int(15, 1, 600),
+    BENCH_E2E_ONLY: env.bool(false),
+  },
+  (e) => ({
+    worker: workerSettings(e),
+    events: e.BENCH_EVENTS,
+    naiveEvents: e.BENCH_NAIVE_EVENTS,
+    rounds: e.BENCH_ROUNDS,
+    e2eSeconds: e.BENCH_E2E_SECONDS,
+    e2eOnly: e.BENCH_E2E_ONLY,
+  }),
+);
+const settings = loadSettings(benchSettings, 'bench');
+const N = settings.events;
+const N_NAIVE = settings.naiveEvents;
+const ROUNDS = settings.rounds;
 const E2E_RATE = 1_000;
-const E2E_SECONDS = Number(process.env.BENCH_E2E_SECONDS ?? 15);
-const BATCH_SIZE = Number(process.env.BATCH_SIZE ?? 256);
-const APPLY_CONCURRENCY = Number(process.env.APPLY_CONCURRENCY ?? 2);
+const E2E_SECONDS = settings.e2eSeconds;
+const BATCH_SIZE = settings.worker.batchSize;
+const APPLY_CONCURRENCY = settings.worker.applyConcurrency;
 const log = createLogger('bench', 'warn');
 const now = () => performance.timeOrigin + performance.now();
 
@@ -145,15 +170,7 @@ async function startWorker(
     nc,
     redis,
     stream: s,
-    worker: {
-      batchSize: BATCH_SIZE,
-      applyConcurrency: APPLY_CONCURRENCY,
-      pullExpiresMs: 2_000,
-      nakBaseDelayMs: 1_000,
-      nakMaxDelayMs: 30_000,
-      workMs: 0,
-      maxEventsPerSec: 0,
-    },
+    worker: settings.worker,
     registry: createRegistry(),
     readiness: new Readiness([]),
     log,
@@ -223,17 +240,17 @@ function version(cmd: string, args: string[]): string {
 
 async function main(): Promise<void> {
   const [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
-  const settings = connectionSettings(
+  const connection = connectionSettings(
     parseEnv(connectionEnv, { NATS_URL: nats.url, REDIS_URL: redisServer.url }),
   );
-  const nc = await connectNats(settings, log, 'bench');
-  const redis = await connectRedis(settings, log, 'bench');
+  const nc = await connectNats(connection, log, 'bench');
+  const redis = await connectRedis(connection, log, 'bench');
   const rounds: Array<{ ceiling: number; naive: number; worker: number }> = [];
   try {
     // Latency first, on a quiet system: the throughput rounds leave large streams and a large heap behind.
     process.stderr.write(`end-to-end at ${E2E_RATE} events/s for ${E2E_SECONDS} s…\n`);
     const e2e = await endToEnd(nc, redis);
-    for (let r = 1; r <= ROUNDS && !process.env.BENCH_E2E_ONLY; r++) {
+    for (let r = 1; r <= ROUNDS && !settings.e2eOnly; r++) {
       const round = {
         ceiling: await ceiling(nc, N),
         naive: await naive(nc, redis, N_NAIVE),

@@ -5,14 +5,23 @@ import {
   connectNats,
   connectRedis,
   createLogger,
+  defineSettings,
+  env,
+  LOG_LEVELS,
   type Logger,
   type NatsConnection,
-  parseEnv,
   type Redis,
   type StreamSettings,
   streamEnv,
   streamSettings,
 } from '@kvflow/common';
+import { config as readDotenv } from 'dotenv';
+
+/** The CLI reads the pipeline's variables; it logs only warnings and worse unless LOG_LEVEL says otherwise. */
+export const cliSettings = defineSettings(
+  { ...connectionEnv, ...streamEnv, LOG_LEVEL: env.oneOf('warn', LOG_LEVELS) },
+  (e) => ({ connection: connectionSettings(e), stream: streamSettings(e) }),
+);
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -41,11 +50,13 @@ export class CliContext {
   private redis: Redis | null = null;
 
   constructor(source: NodeJS.ProcessEnv = process.env) {
-    const e = parseEnv({ ...connectionEnv, ...streamEnv }, source);
-    this.connection = connectionSettings(e);
-    this.stream = streamSettings(e);
-    // Commands print their own results; the library logs only warnings and worse.
-    this.log = createLogger('kvflow-cli', source.LOG_LEVEL ?? 'warn');
+    if (source === process.env) readDotenv({ quiet: true });
+    // A ConfigError here is reported by main() with exit code 2, like every other process's settings error.
+    const settings = cliSettings.parse(source);
+    this.connection = settings.connection;
+    this.stream = settings.stream;
+    // Commands print their results on stdout (--json must stay parseable): logs go to stderr.
+    this.log = createLogger('kvflow-cli', settings.connection.logLevel, { stderr: true });
   }
 
   async nats(): Promise<NatsConnection> {

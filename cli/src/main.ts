@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import 'dotenv/config';
 import { readFileSync } from 'node:fs';
 import { ConfigError, provision } from '@kvflow/common';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';

@@ -1,3 +1,4 @@
+import { config as readDotenv } from 'dotenv';
 import { z } from 'zod';
 
 /**
@@ -130,13 +131,34 @@ export function parseEnv<S extends Shape>(
   throw new ConfigError(problems);
 }
 
+/** A process's settings: the variables it reads (the schema) and how they become typed settings. */
+export interface SettingsSpec<S extends Shape, T> {
+  readonly shape: S;
+  /** Validates `source` against the shape and builds the settings; throws a ConfigError naming every problem. */
+  parse(source?: NodeJS.ProcessEnv): T;
+}
+
+export function defineSettings<S extends Shape, T>(
+  shape: S,
+  build: (e: z.output<z.ZodObject<S>>) => T,
+): SettingsSpec<S, T> {
+  return { shape, parse: (source = process.env) => build(parseEnv(shape, source)) };
+}
+
 /**
- * Loads configuration at start-up: on failure prints what to fix and exits with code 2, the convention for
- * "usage/configuration error" that process supervisors and scripts can tell apart from a crash.
+ * The one start-up path of every kvflow process: a `.env` file in the working directory fills in variables the
+ * environment does not set, then the settings are validated and built. A bad value prints what to fix and exits
+ * with code 2, the convention for "usage/configuration error" that process supervisors and scripts can tell
+ * apart from a crash.
  */
-export function loadOrExit<T>(load: () => T, service: string): T {
+export function loadSettings<S extends Shape, T>(
+  spec: SettingsSpec<S, T>,
+  service: string,
+  source: NodeJS.ProcessEnv = process.env,
+): T {
+  if (source === process.env) readDotenv({ quiet: true });
   try {
-    return load();
+    return spec.parse(source);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(

@@ -1,4 +1,4 @@
-import { type Logger, pino } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger };
 
@@ -6,8 +6,8 @@ export type { Logger };
  * pino JSON logger. Values and secrets never reach the logs: the redact list covers event values, credentials
  * and authorization headers wherever they appear one level deep.
  */
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+export function createLogger(service: string, level: string, opts: { stderr?: boolean } = {}): Logger {
+  const options: LoggerOptions = {
     name: service,
     level,
     base: { service, pid: process.pid },
@@ -27,5 +27,7 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  // Commands whose stdout is their result (the CLI's --json) log to stderr.
+  return opts.stderr ? pino(options, pino.destination(2)) : pino(options);
 }

@@ -1,6 +1,8 @@
 import type { z } from 'zod';
-import { env } from './config.js';
+import { defineSettings, env } from './config.js';
 import { DEFAULT_VALUE_MAX_BYTES } from './event.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Variables every process reads: where NATS and Redis are and how to authenticate. */
 export const connectionEnv = {
@@ -10,7 +12,7 @@ export const connectionEnv = {
   NATS_TOKEN: env.optionalString(),
   REDIS_URL: env.url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
   REDIS_PASSWORD: env.optionalString(),
-  LOG_LEVEL: env.oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  LOG_LEVEL: env.oneOf('info', LOG_LEVELS),
 };
 
 const DAY_MS = 86_400_000;
@@ -100,3 +102,45 @@ export function streamSettings(e: Parsed<typeof streamEnv>): StreamSettings {
 export function maxDeliveriesAdvisorySubject(s: StreamSettings): string {
   return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${s.stream}.${s.consumer}`;
 }
+
+/** How a worker pulls and applies (the consumer's settings; the benchmark and the demo use them as they are). */
+export const workerEnv = {
+  BATCH_SIZE: env.int(256, 1, 10_000),
+  APPLY_CONCURRENCY: env.int(2, 1, 16),
+  PULL_EXPIRES_MS: env.int(2_000, 1_000, 60_000),
+  NAK_BASE_DELAY_MS: env.int(1_000, 0, 600_000),
+  NAK_MAX_DELAY_MS: env.int(30_000, 0, 3_600_000),
+  WORK_MS: env.number(0, 0, 60_000),
+  MAX_EVENTS_PER_SEC: env.number(0, 0, 1_000_000),
+};
+
+export interface WorkerSettings {
+  batchSize: number;
+  applyConcurrency: number;
+  pullExpiresMs: number;
+  nakBaseDelayMs: number;
+  nakMaxDelayMs: number;
+  /** Demo knob: simulated work per event, so a backlog builds at demo rates. 0 = off. */
+  workMs: number;
+  /** Demo knob: cap on events/s for this worker. 0 = off. */
+  maxEventsPerSec: number;
+}
+
+export function workerSettings(e: Parsed<typeof workerEnv>): WorkerSettings {
+  return {
+    batchSize: e.BATCH_SIZE,
+    applyConcurrency: e.APPLY_CONCURRENCY,
+    pullExpiresMs: e.PULL_EXPIRES_MS,
+    nakBaseDelayMs: e.NAK_BASE_DELAY_MS,
+    nakMaxDelayMs: e.NAK_MAX_DELAY_MS,
+    workMs: e.WORK_MS,
+    maxEventsPerSec: e.MAX_EVENTS_PER_SEC,
+  };
+}
+
+/** Where NATS and Redis are and which stream and consumer: what provisioning and most tools need. */
+export const pipelineSettings = defineSettings({ ...connectionEnv, ...streamEnv }, (e) => ({
+  connection: connectionSettings(e),
+  stream: streamSettings(e),
+}));
+export type PipelineSettings = ReturnType<typeof pipelineSettings.parse>;

@@ -1,19 +1,18 @@
 #!/usr/bin/env node
-import 'dotenv/config';
 import {
   connectNats,
   connectRedis,
   createLogger,
   createRegistry,
-  loadOrExit,
+  loadSettings,
   provision,
   Readiness,
   startOpsServer,
 } from '@kvflow/common';
-import { loadConsumerConfig } from './config.js';
+import { consumerSettings } from './config.js';
 import { createWorkerRuntime } from './runtime.js';
 
-const config = loadOrExit(() => loadConsumerConfig(), 'kvflow-consumer');
+const config = loadSettings(consumerSettings, 'kvflow-consumer');
 const log = createLogger('consumer', config.connection.logLevel);
 
 async function main(): Promise<void> {

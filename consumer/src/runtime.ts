@@ -7,6 +7,7 @@ import {
   type Redis,
   type Registry,
   type StreamSettings,
+  type WorkerSettings,
 } from '@kvflow/common';
 import { type Consumer, type JsMsg, jetstream } from '@nats-io/jetstream';
 import type { ValidMessage } from './apply-batch.js';
@@ -15,19 +16,6 @@ import { DemoThrottle } from './demo-throttle.js';
 import { createConsumerMetrics } from './metrics.js';
 import { PullPump } from './pull-pump.js';
 import { Worker, type WorkerTotals } from './worker.js';
-
-/** How a worker pulls and applies: the consumer's settings, also used as they are by the bench and the demo. */
-export interface WorkerSettings {
-  batchSize: number;
-  applyConcurrency: number;
-  pullExpiresMs: number;
-  nakBaseDelayMs: number;
-  nakMaxDelayMs: number;
-  /** Demo knob: simulated work per event, so a backlog builds at demo rates. 0 = off. */
-  workMs: number;
-  /** Demo knob: cap on events/s for this worker. 0 = off. */
-  maxEventsPerSec: number;
-}
 
 export interface WorkerRuntimeDeps {
   nc: NatsConnection;

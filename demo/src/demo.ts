@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import 'dotenv/config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { readLag } from '@kvflow/autoscale';
@@ -10,15 +9,15 @@ import {
   connectRedis,
   createLogger,
   createRegistry,
+  loadSettings,
   parseEnv,
   provision,
   Readiness,
   startOpsServer,
-  streamEnv,
-  streamSettings,
 } from '@kvflow/common';
 import { freePort, type ServiceProcess, startService } from '@kvflow/testkit';
 import { loadDemoSettings } from './demo-settings.js';
+import { authHeader, localSettings } from './local-env.js';
 import { DEFAULT_STACK, type LocalStack, startIsolatedStack, startLocalStack } from './local-stack.js';
 import { renderLogLine, renderView } from './observe/live-view.js';
 import { type Sample, StatsCollector } from './observe/stats-collector.js';
@@ -97,11 +96,15 @@ async function waitReady(port: number, what: string, timeoutMs = 20_000): Promis
   throw new Error(`${what} did not become ready within ${timeoutMs / 1000} s`);
 }
 
-async function setRate(port: number, query: Record<string, string | number>): Promise<void> {
+async function setRate(
+  port: number,
+  query: Record<string, string | number>,
+  headers: Record<string, string>,
+): Promise<void> {
   const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
   const res = await fetch(`http://127.0.0.1:${port}/rate?${qs}`, {
     method: 'PUT',
-    headers: process.env.API_TOKEN ? { authorization: `Bearer ${process.env.API_TOKEN}` } : {},
+    headers,
   });
   if (!res.ok) throw new Error(`setting the rate failed: ${res.status} ${await res.text()}`);
 }
@@ -117,25 +120,30 @@ async function main(): Promise<number> {
     return 2;
   }
   const a = settings.autoscaling;
-  const stream = streamSettings(parseEnv(streamEnv, process.env));
+  const local = loadSettings(localSettings, 'demo');
+  const stream = local.stream;
   const isolated = opts.scenario !== undefined;
   const stack: LocalStack = isolated
     ? await startIsolatedStack(say)
     : await startLocalStack({ ...DEFAULT_STACK, say });
   const connection = connectionSettings(
-    parseEnv(connectionEnv, { ...process.env, NATS_URL: stack.natsUrl, REDIS_URL: stack.redisUrl }),
+    parseEnv(connectionEnv, {
+      NATS_URL: stack.natsUrl,
+      REDIS_URL: stack.redisUrl,
+      LOG_LEVEL: local.logLevel,
+    }),
   );
   const log = createLogger('demo', 'error');
   const nc = await connectNats(connection, log, 'kvflow-demo');
   await provision(nc, stream);
 
-  const producerPort = isolated ? await freePort() : Number(process.env.HTTP_PORT ?? 8080);
+  const producerPort = isolated ? await freePort() : local.httpPort;
   const scalerPort = isolated ? await freePort() : 9400;
   const baseEnv = {
     NATS_URL: stack.natsUrl,
     REDIS_URL: stack.redisUrl,
     PROVISION: 'false',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    LOG_LEVEL: local.logLevel,
   };
   const producer: ServiceProcess = startService(
     'producer',
@@ -244,7 +252,7 @@ async function main(): Promise<number> {
   const stepTimers = scenario.steps.map((step) =>
     setTimeout(() => {
       say(`t=${scaler.now().toFixed(0)}s rate -> ${step.label}`);
-      void setRate(producerPort, step.rate).catch((err: Error) => say(err.message));
+      void setRate(producerPort, step.rate, authHeader(local)).catch((err: Error) => say(err.message));
     }, step.at * 1000),
   );
   process.on('SIGINT', () => {
@@ -253,7 +261,7 @@ async function main(): Promise<number> {
     void shutdown().then(() => process.exit(130));
   });
   await sleep(opts.duration * 1000);
-  await setRate(producerPort, { rate: 0 });
+  await setRate(producerPort, { rate: 0 }, authHeader(local));
   // Everything still in the stream must be applied before the books are checked (bounded wait).
   const drainDeadline = Date.now() + 120_000;
   while (Date.now() < drainDeadline && ((await lag().catch(() => null))?.lag ?? 1) > 0) await sleep(500);

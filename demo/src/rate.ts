@@ -1,22 +1,30 @@
 #!/usr/bin/env node
-import 'dotenv/config';
 import { parseArgs } from 'node:util';
+import {
+  loadSettings,
+  PROFILE_KINDS,
+  RATE_FIELD_NAMES,
+  RATE_FIELDS,
+  type RateField,
+  rateFieldProblem,
+} from '@kvflow/common';
+import { authHeader, localSettings } from './local-env.js';
 
 /**
  * `npm run rate -- 500` / `npm run rate -- --profile burst --burst-rate 800 --burst-s 10 --period-s 30 50`:
  * changes the running producer's rate generator at once (the local counterpart of `task update-rate`).
  */
+const local = loadSettings(localSettings, 'rate');
+const fieldHelp = RATE_FIELD_NAMES.map((f) => {
+  const r = RATE_FIELDS[f];
+  return `  ${r.flag.padEnd(16)}  ${r.description} (${r.min}..${r.max}${f === 'rate' ? '' : `, default ${r.default}`})`;
+}).join('\n');
 const HELP = `npm run rate -- RATE [options]
 
-  RATE              events/s (fractions allowed, 0 = off)
-  --profile P       constant (default), step, sine or burst
-  --step-rate R     step: the rate to alternate with
-  --amplitude A     sine: RATE ± A
-  --burst-rate R    burst: the rate during a burst
-  --burst-s S       burst: burst length in seconds (default 10)
-  --period-s S      step/sine/burst period in seconds (default 60)
-  --url URL         producer (default $PRODUCER_URL or http://127.0.0.1:8080)
-                    API_TOKEN is sent as a bearer token when set
+${fieldHelp}
+  --profile P         ${PROFILE_KINDS.join(', ')} (default constant)
+  --url URL           producer (default PRODUCER_URL: ${local.producerUrl})
+                      API_TOKEN is sent as a bearer token when set
 
 Examples: npm run rate -- 800
           npm run rate -- 50 --profile burst --burst-rate 1000 --burst-s 20 --period-s 60
@@ -36,7 +44,7 @@ const spec = {
   amplitude: { type: 'string' },
   'burst-rate': { type: 'string' },
   'burst-s': { type: 'string' },
-  url: { type: 'string', default: process.env.PRODUCER_URL ?? 'http://127.0.0.1:8080' },
+  url: { type: 'string', default: local.producerUrl },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -52,30 +60,24 @@ if (args.values.help) {
 }
 if (args.positionals.length !== 1) fail('give exactly one RATE (events/s), e.g. npm run rate -- 500', 2);
 
-const number = (
-  name: string,
-  text: string | undefined,
-  min: number,
-  exclusive = false,
-): string | undefined => {
+const option = (field: RateField, text: string | undefined): string | undefined => {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || (exclusive ? n <= min : n < min) || n > 1_000_000) {
-    fail(`${name} must be a number ${exclusive ? '>' : '>='} ${min} (and at most 1000000), got "${text}"`, 2);
-  }
+  const problem = text.trim() === '' ? 'must be a number' : rateFieldProblem(field, n);
+  if (problem) fail(`${RATE_FIELDS[field].flag} ${problem}, got "${text}"`, 2);
   return String(n);
 };
 
-const profiles = ['constant', 'step', 'sine', 'burst'];
-if (!profiles.includes(args.values.profile)) fail(`--profile must be one of ${profiles.join(', ')}`, 2);
+if (!(PROFILE_KINDS as readonly string[]).includes(args.values.profile))
+  fail(`--profile must be one of ${PROFILE_KINDS.join(', ')}`, 2);
 const query: Record<string, string | undefined> = {
-  rate: number('RATE', args.positionals[0], 0),
+  rate: option('rate', args.positionals[0]),
   profile: args.values.profile,
-  stepRate: number('--step-rate', args.values['step-rate'], 0),
-  periodS: number('--period-s', args.values['period-s'], 0, true),
-  amplitude: number('--amplitude', args.values.amplitude, 0),
-  burstRate: number('--burst-rate', args.values['burst-rate'], 0),
-  burstS: number('--burst-s', args.values['burst-s'], 0, true),
+  stepRate: option('stepRate', args.values['step-rate']),
+  periodS: option('periodS', args.values['period-s']),
+  amplitude: option('amplitude', args.values.amplitude),
+  burstRate: option('burstRate', args.values['burst-rate']),
+  burstS: option('burstS', args.values['burst-s']),
 };
 const qs = new URLSearchParams(
   Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined),
@@ -85,7 +87,7 @@ let res: Response;
 try {
   res = await fetch(`${args.values.url.replace(/\/$/, '')}/rate?${qs}`, {
     method: 'PUT',
-    headers: process.env.API_TOKEN ? { authorization: `Bearer ${process.env.API_TOKEN}` } : {},
+    headers: authHeader(local),
     signal: AbortSignal.timeout(5_000),
   });
 } catch (err) {

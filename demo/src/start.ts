@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import 'dotenv/config';
+import { loadSettings } from '@kvflow/common';
 import { startService } from '@kvflow/testkit';
+import { localSettings } from './local-env.js';
 import { DEFAULT_STACK, startLocalStack } from './local-stack.js';
 
 /**
@@ -10,14 +11,16 @@ import { DEFAULT_STACK, startLocalStack } from './local-stack.js';
 const say = (line: string) => process.stdout.write(`kvflow: ${line}\n`);
 
 async function main(): Promise<void> {
+  const local = loadSettings(localSettings, 'kvflow');
   const stack = await startLocalStack({ ...DEFAULT_STACK, say });
   const env = {
     NATS_URL: stack.natsUrl,
     REDIS_URL: stack.redisUrl,
-    RATE: process.env.RATE ?? '20',
-    HTTP_HOST: process.env.HTTP_HOST ?? '127.0.0.1',
+    RATE: String(local.rate),
+    HTTP_HOST: local.httpHost,
+    HTTP_PORT: String(local.httpPort),
   };
-  const port = process.env.HTTP_PORT ?? '8080';
+  const port = local.httpPort;
   const producer = startService('producer', 'producer', env, stack.logDir);
   const worker = startService('consumer', 'worker-1', { ...env, METRICS_PORT: '9091' }, stack.logDir);
   say(`producer: API http://127.0.0.1:${port} (docs /docs), generating ${env.RATE} events/s`);

@@ -2,9 +2,9 @@ import {
   type ConnectionSettings,
   connectionEnv,
   connectionSettings,
+  defineSettings,
   env,
   PROFILE_KINDS,
-  parseEnv,
   profileFrom,
   RATE_FIELDS,
   type RateField,
@@ -61,9 +61,9 @@ export interface ProducerConfig {
   provision: boolean;
 }
 
-export function loadProducerConfig(source: NodeJS.ProcessEnv = process.env): ProducerConfig {
-  const e = parseEnv(producerEnv, source);
-  return {
+export const producerSettings = defineSettings(
+  producerEnv,
+  (e): ProducerConfig => ({
     connection: connectionSettings(e),
     stream: streamSettings(e),
     httpHost: e.HTTP_HOST,
@@ -90,5 +90,9 @@ export function loadProducerConfig(source: NodeJS.ProcessEnv = process.env): Pro
     },
     backlogPollMs: e.BACKLOG_POLL_MS,
     provision: e.PROVISION,
-  };
+  }),
+);
+
+export function loadProducerConfig(source: NodeJS.ProcessEnv = process.env): ProducerConfig {
+  return producerSettings.parse(source);
 }

@@ -1,22 +1,21 @@
 #!/usr/bin/env node
-import 'dotenv/config';
 import {
   connectNats,
   connectRedis,
   createLogger,
   createRegistry,
-  loadOrExit,
+  loadSettings,
   Publisher,
   provision,
   Readiness,
 } from '@kvflow/common';
 import { buildApi } from './api/build-api.js';
 import { monitorBacklog } from './backlog-monitor.js';
-import { loadProducerConfig } from './config.js';
+import { producerSettings } from './config.js';
 import { createProducerMetrics, publisherMetrics } from './metrics.js';
 import { RateGenerator } from './rate-generator.js';
 
-const config = loadOrExit(() => loadProducerConfig(), 'kvflow-producer');
+const config = loadSettings(producerSettings, 'kvflow-producer');
 const log = createLogger('producer', config.connection.logLevel);
 
 async function main(): Promise<void> {
