@@ -18,9 +18,39 @@ const run = (cmd, args) => {
   }
 };
 
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 20 || (major === 20 && minor < 12)) {
-  say(`Node.js ${process.versions.node} is too old: kvflow needs Node.js 20.12 or newer`);
+// kvflow needs Node.js >= 22.12 (package.json engines; 24 LTS is the target). On an older node this explains how to
+// get one and exits 1; it does not re-execute anything under .kvflow/node/bin/node: npm runs every command of a
+// script (`node scripts/bootstrap.mjs ... && biome ... && tsc ... && vitest run`) with the node first on PATH, and
+// this process can neither change its parent's PATH nor skip the commands after it without failing the script.
+// So the user puts a new enough node first on PATH (scripts/install-node.sh installs one) and runs the command again.
+const MIN = [22, 12];
+const atLeastMin = (version) => {
+  const [major, minor] = version.replace(/^v/, '').split('.').map(Number);
+  return major > MIN[0] || (major === MIN[0] && minor >= MIN[1]);
+};
+if (!atLeastMin(process.versions.node)) {
+  const event = process.env.npm_lifecycle_event;
+  let again = 'the command';
+  if (event) again = ['test', 'start'].includes(event) ? `npm ${event}` : `npm run ${event}`;
+  const localBin = join(root, '.kvflow/node/bin');
+  const local = spawnSync(join(localBin, 'node'), ['--version'], { encoding: 'utf8' });
+  const localVersion = local.status === 0 ? local.stdout.trim() : undefined;
+  say(
+    `kvflow needs Node.js 22.12 or newer (24 LTS recommended), but this is Node.js ${process.versions.node} (${process.execPath}).`,
+  );
+  const haveLocal = localVersion && atLeastMin(localVersion);
+  say(
+    haveLocal
+      ? `Node.js ${localVersion} is already installed in .kvflow/node: put it first on PATH:`
+      : 'Install Node.js 24 into .kvflow/node (Linux x64) and put it first on PATH:',
+  );
+  if (!haveLocal) say(`  bash ${join(root, 'scripts/install-node.sh')}`);
+  say(`  export PATH="${localBin}:$PATH"`);
+  say(
+    haveLocal
+      ? `then run ${again} again.`
+      : `then run ${again} again. Or install Node.js 24 LTS any other way (https://nodejs.org, nvm, fnm, mise).`,
+  );
   process.exit(1);
 }
 
