@@ -1,21 +1,29 @@
 import { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { datasourceVariable, grid, stat, timeseries } from './panels.js';
+import { pipelineSettings } from '@kvflow/common';
+import { datasourceVariable, grid, nameVariable, stat, timeseries } from './panels.js';
 
 /**
  * NATS JetStream as the prometheus-nats-exporter sidecar of the official NATS chart reports it (`-prefix=nats
  * -jsz=all`). Consumer numbers are only right on the consumer's leader, so every query keeps
  * is_consumer_leader="true" (each replica reports its own, mostly stale, view).
  */
-const consumer = 'stream_name="KVFLOW", consumer_name="workers", is_consumer_leader="true"';
+const consumer = 'stream_name="$stream", consumer_name="$consumer", is_consumer_leader="true"';
+/** Names as the settings schema defaults them (STREAM_NAME, CONSUMER_NAME, DLQ_STREAM_NAME). */
+const names = pipelineSettings.parse({}).stream;
 
 export function natsJetStream() {
   return new DashboardBuilder('kvflow: NATS JetStream')
     .uid('kvflow-nats-jetstream')
-    .description('The KVFLOW stream and its workers consumer, from the NATS exporter (leader values only)')
+    .description(
+      'The kvflow event stream and its workers consumer, from the NATS exporter (leader values only)',
+    )
     .tags(['kvflow', 'nats'])
     .refresh('10s')
     .time({ from: 'now-30m', to: 'now' })
     .withVariable(datasourceVariable())
+    .withVariable(nameVariable('stream', 'Event stream', names.stream))
+    .withVariable(nameVariable('consumer', 'Workers consumer', names.consumer))
+    .withVariable(nameVariable('dlq_stream', 'Dead-letter stream', names.dlqStream))
     .withPanel(
       timeseries({
         title: 'Consumer pending / ack pending',
@@ -60,7 +68,7 @@ export function natsJetStream() {
         grid: grid(12, 8, 12, 8),
         queries: [
           {
-            expr: 'max by (stream_name) (nats_stream_total_messages{stream_name=~"KVFLOW|KVFLOW_DLQ", is_stream_leader="true"})',
+            expr: 'max by (stream_name) (nats_stream_total_messages{stream_name=~"$stream|$dlq_stream", is_stream_leader="true"})',
             legend: '{{stream_name}}',
           },
         ],

@@ -78,4 +78,15 @@ export function datasourceVariable(): dashboard.DatasourceVariableBuilder {
   return new dashboard.DatasourceVariableBuilder('datasource').label('Data source').type('prometheus');
 }
 
+/**
+ * A dashboard variable holding a stream or consumer name, filled in with kvflow's default (from the settings
+ * schema); a deployment with other names types its own into the box.
+ */
+export function nameVariable(name: string, label: string, value: string): dashboard.TextBoxVariableBuilder {
+  return new dashboard.TextBoxVariableBuilder(name)
+    .label(label)
+    .defaultValue(value)
+    .current({ text: value, value });
+}
+
 export const grid = (x: number, y: number, w: number, h: number): dashboard.GridPos => ({ x, y, w, h });
