@@ -14,7 +14,7 @@ HELMFILE_VERSION=v1.8.0
 TASK_VERSION=v3.54.0
 BIN_DIR="${KVFLOW_BIN_DIR:-/usr/local/bin}"
 
-command -v go >/dev/null 2>&1 || die "go not found: install Go 1.24+ (https://go.dev/doc/install), then rerun"
+command -v go >/dev/null 2>&1 || die "go not found: install Go 1.26.6+ (https://go.dev/doc/install), then rerun"
 mkdir -p "$BIN_DIR" 2>/dev/null || true
 [ -w "$BIN_DIR" ] || die "$BIN_DIR is not writable: run as root or set KVFLOW_BIN_DIR"
 
