@@ -13,7 +13,6 @@ import {
   waitUntil,
 } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
-import { jetstream } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 

@@ -1,4 +1,3 @@
-import type { NatsConnection } from '@kvflow/common';
 import {
   connectionEnv,
   connectionSettings,

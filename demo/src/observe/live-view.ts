@@ -33,7 +33,7 @@ function bar(current: number, desired: number, max: number): string {
 export function renderView(s: Sample, ctx: ViewContext, width = 80): string[] {
   const clock = `${Math.floor(s.t / 60)}:${String(Math.floor(s.t % 60)).padStart(2, '0')}`;
   const lines = [
-    `${ctx.title}`.padEnd(width - clock.length - 1) + ` ${clock}`,
+    `${`${ctx.title}`.padEnd(width - clock.length - 1)} ${clock}`,
     '─'.repeat(width),
     `produce   target ${rate(s.targetRate)}/s   actual ${rate(s.actualRate)}/s   stored ${int(s.published)}`,
     `          profile: ${s.profile ?? 'unknown (producer not answering)'}${s.targetRate === 0 ? '   (npm run rate -- 500)' : ''}`,
