@@ -13,6 +13,7 @@ export * from './metrics.js';
 export * from './nats.js';
 export * from './ops-server.js';
 export * from './provision.js';
+export * from './ack-window.js';
 export * from './publisher.js';
 export * from './rate-profile.js';
 export * from './readiness.js';

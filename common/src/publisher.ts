@@ -1,7 +1,18 @@
-import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import { JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import pRetry, { AbortError } from 'p-retry';
+import { AckWindow, type StreamAck } from './ack-window.js';
 import { type EventSource, encodeEvent, type KvEvent } from './event.js';
+
+/**
+ * Lost or late acknowledgements, no stream (yet: a leader election), and the stream's own "temporarily
+ * unavailable" are worth another attempt; any other answer of the JetStream API is final.
+ */
+const noop = () => undefined;
+
+function isRetryable(err: Error): boolean {
+  return !(err instanceof JetStreamApiError) || err.code === 503;
+}
 
 /** The event could not be stored: callers answer 503 (API) or count a failure (generator); never a false 202. */
 export class PublishUnavailableError extends Error {
@@ -43,16 +54,17 @@ export interface PublisherOptions {
 export class Publisher {
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
+  private waitingHead = 0;
   private connected = true;
 
-  private readonly js: JetStreamClient;
+  private readonly window: AckWindow;
 
   constructor(
     nc: NatsConnection,
     private readonly opts: PublisherOptions,
     private readonly metrics?: PublisherMetrics,
   ) {
-    this.js = jetstream(nc);
+    this.window = new AckWindow(nc, opts.timeoutMs);
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'disconnect') this.connected = false;
@@ -75,17 +87,16 @@ export class Publisher {
       this.metrics?.failed(event.src);
       throw new PublishUnavailableError('NATS is unreachable; the event was not stored', 2);
     }
-    await this.acquire();
+    while (this.inFlight >= this.opts.maxInFlight) await this.slot();
+    this.inFlight++;
+    this.metrics?.inFlight(this.inFlight);
     const started = performance.now();
     try {
       const data = encodeEvent(event);
-      const ack = await pRetry(
-        async () => {
-          if (!this.connected) throw new AbortError('NATS connection lost');
-          return this.js.publish(this.opts.subject, data, { msgID: event.id, timeout: this.opts.timeoutMs });
-        },
-        { retries: this.opts.retries, minTimeout: 50, maxTimeout: 1_000, randomize: true },
-      );
+      // The first attempt goes straight out; only a failed one pays for the retry machinery.
+      const ack = await this.window
+        .publish(this.opts.subject, data, event.id)
+        .catch((first: Error) => this.retry(first, data, event.id));
       this.metrics?.published(event.src, (performance.now() - started) / 1000);
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
@@ -96,16 +107,38 @@ export class Publisher {
     }
   }
 
-  private async acquire(): Promise<void> {
-    if (this.inFlight >= this.opts.maxInFlight)
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.inFlight++;
-    this.metrics?.inFlight(this.inFlight);
+  /** Retries with the same `Nats-Msg-Id`: if the lost attempt was stored after all, the stream drops the copy. */
+  private retry(first: Error, data: Uint8Array, msgId: string): Promise<StreamAck> {
+    if (this.opts.retries === 0 || !isRetryable(first)) return Promise.reject(first);
+    return pRetry(
+      async () => {
+        if (!this.connected) throw new AbortError('NATS connection lost');
+        try {
+          return await this.window.publish(this.opts.subject, data, msgId);
+        } catch (err) {
+          throw isRetryable(err as Error) ? err : new AbortError(err as Error);
+        }
+      },
+      { retries: this.opts.retries - 1, minTimeout: 50, maxTimeout: 1_000, randomize: true },
+    );
+  }
+
+  private slot(): Promise<void> {
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
   private release(): void {
     this.inFlight--;
     this.metrics?.inFlight(this.inFlight);
-    this.waiting.shift()?.();
+    if (this.waitingHead < this.waiting.length) {
+      const wake = this.waiting[this.waitingHead] as () => void;
+      this.waiting[this.waitingHead++] = noop;
+      // A FIFO without Array#shift (O(n) per call): compact once the consumed head is half the array.
+      if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+        this.waiting.splice(0, this.waitingHead);
+        this.waitingHead = 0;
+      }
+      wake();
+    }
   }
 }

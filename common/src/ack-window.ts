@@ -1,0 +1,124 @@
+import { JetStreamApiError } from '@nats-io/jetstream';
+import {
+  createInbox,
+  headers,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+
+/** What the stream answers for a stored (or deduplicated) message. */
+export interface StreamAck {
+  seq: number;
+  duplicate: boolean;
+}
+
+interface Pending {
+  resolve(ack: StreamAck): void;
+  reject(err: Error): void;
+  deadline: number;
+}
+
+export class AckTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`no acknowledgement from the stream within ${timeoutMs} ms`);
+    this.name = 'AckTimeoutError';
+  }
+}
+
+export class NoStreamError extends Error {
+  constructor(subject: string) {
+    super(`no stream listens on ${subject} (no responders)`);
+    this.name = 'NoStreamError';
+  }
+}
+
+interface PubAckJson {
+  stream?: string;
+  seq?: number;
+  duplicate?: boolean;
+  error?: { code: number; err_code: number; description: string };
+}
+
+/**
+ * JetStream publishing as Go's PublishAsync does it: a core publish with `Nats-Msg-Id`, the stream's
+ * acknowledgement sent to one shared reply subscription and matched by a token, and one sweep for timeouts. A
+ * request per message (what `js.publish()` does) costs a subscription entry, a timer and several promises each;
+ * here an event costs one header set, one map entry and one promise.
+ */
+export class AckWindow {
+  private readonly prefix: string;
+  private readonly sub: Subscription;
+  private readonly pending = new Map<number, Pending>();
+  private readonly sweeper: NodeJS.Timeout;
+  private next = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly timeoutMs: number,
+  ) {
+    this.prefix = `${createInbox()}.`;
+    this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
+    this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.min(timeoutMs / 4, 250)));
+    this.sweeper.unref();
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  publish(subject: string, data: Uint8Array, msgId: string): Promise<StreamAck> {
+    const token = ++this.next;
+    const h = headers();
+    h.set('Nats-Msg-Id', msgId);
+    return new Promise<StreamAck>((resolve, reject) => {
+      this.pending.set(token, { resolve, reject, deadline: performance.now() + this.timeoutMs });
+      try {
+        this.nc.publish(subject, data, { headers: h, reply: this.prefix + token });
+      } catch (err) {
+        this.pending.delete(token);
+        reject(err as Error);
+      }
+    });
+  }
+
+  /** Fails everything still waiting and stops listening. */
+  close(): void {
+    clearInterval(this.sweeper);
+    this.sub.unsubscribe();
+    for (const p of this.pending.values()) p.reject(new Error('publisher closed'));
+    this.pending.clear();
+  }
+
+  private onReply(err: Error | null, msg: Msg): void {
+    if (err) return; // the subscription itself failed: pending publishes time out and are retried
+    const token = Number(msg.subject.slice(this.prefix.length));
+    const p = this.pending.get(token);
+    if (!p) return; // timed out already; the retry carries the same Nats-Msg-Id
+    this.pending.delete(token);
+    if (msg.headers?.code === 503) {
+      p.reject(new NoStreamError(msg.subject));
+      return;
+    }
+    let ack: PubAckJson;
+    try {
+      ack = msg.json<PubAckJson>();
+    } catch {
+      p.reject(new Error('invalid acknowledgement from the stream'));
+      return;
+    }
+    if (ack.error) p.reject(new JetStreamApiError(ack.error));
+    else if (typeof ack.seq === 'number') p.resolve({ seq: ack.seq, duplicate: ack.duplicate === true });
+    else p.reject(new Error('invalid acknowledgement from the stream'));
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    // Entries are in publish order and share one timeout, so deadlines only grow: stop at the first live one.
+    for (const [token, p] of this.pending) {
+      if (p.deadline > now) return;
+      this.pending.delete(token);
+      p.reject(new AckTimeoutError(this.timeoutMs));
+    }
+  }
+}
