@@ -8,7 +8,7 @@ import {
   provision,
   Readiness,
 } from '@kvflow/common';
-import { buildApi, createProducerMetrics, publisherMetrics } from '@kvflow/producer';
+import { buildApi, createProducerMetrics, publisherMetrics, RateGenerator } from '@kvflow/producer';
 import {
   connectionFor,
   consumerLag,
@@ -24,8 +24,7 @@ import {
   startRedis,
   waitUntil,
 } from '@kvflow/testkit';
-import { jetstream } from '@nats-io/jetstream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -38,6 +37,7 @@ let redis: Redis;
 let app: FastifyInstance;
 let worker: Service;
 let env: Record<string, string>;
+let generator: RateGenerator;
 
 beforeAll(async () => {
   [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
@@ -48,19 +48,37 @@ beforeAll(async () => {
   redis = await connectRedis(connectionFor(env), log, 'api-test');
   await provision(nc, settings);
   const registry = createRegistry();
+  const metrics = createProducerMetrics(registry);
   const publisher = new Publisher(
     nc,
     { subject: settings.subject, maxInFlight: 64, timeoutMs: 1000, retries: 1 },
-    publisherMetrics(createProducerMetrics(registry)),
+    publisherMetrics(metrics),
   );
   const readiness = new Readiness(['nats']);
   readiness.set('nats', true);
-  app = await buildApi({ publisher, redis, registry, readiness, apiToken: TOKEN, valueMaxBytes: MAX_VALUE });
+  // As the producer runs it: with its rate generator (off until PUT /rate), so the API has its rate routes too.
+  generator = new RateGenerator(
+    { profile: { kind: 'constant', rate: 0 }, keySpace: 50, valueSize: 16, deleteRatio: 0.1 },
+    publisher,
+    log,
+    metrics,
+  );
+  generator.start();
+  app = await buildApi({
+    publisher,
+    redis,
+    registry,
+    readiness,
+    apiToken: TOKEN,
+    valueMaxBytes: MAX_VALUE,
+    generator,
+  });
   const port = await freePort();
   worker = spawnService('consumer/dist/main.js', { ...env, METRICS_PORT: String(port) });
   await waitUntil('worker ready', () => httpReady(port));
 });
 afterAll(async () => {
+  generator?.stop();
   worker?.child.kill('SIGKILL');
   await app?.close();
   await nc?.close();
@@ -69,6 +87,63 @@ afterAll(async () => {
 });
 
 const auth = { authorization: `Bearer ${TOKEN}` };
+
+type RateBody = {
+  profile: Record<string, unknown>;
+  description: string;
+  target_rate: number;
+  actual_rate: number;
+};
+type JsonSchema = {
+  type?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  enum?: unknown[];
+  nullable?: boolean;
+};
+type OpenApi = {
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, { content?: Record<string, { schema?: JsonSchema }> }> }>
+  >;
+};
+
+/** "METHOD /path" for every route Fastify routes (its own route table, printed without common prefixes). */
+function routeTable(app: FastifyInstance): string[] {
+  const routes: string[] = [];
+  const parents: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^((?:│ {3}| {4})*)[├└]── (.+?)(?: \(([^)]*)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = (m[1] as string).length / 4;
+    const path = (depth > 0 ? (parents[depth - 1] as string) : '') + (m[2] as string);
+    parents[depth] = path;
+    for (const method of (m[3] ?? '').split(', ').filter(Boolean)) routes.push(`${method} ${path}`);
+  }
+  return routes;
+}
+
+/** Where `value` breaks the (OpenAPI 3.0 subset of) JSON schema the route documents. */
+function schemaProblems(value: unknown, s: JsonSchema, at = '$'): string[] {
+  if (value === null) return s.nullable ? [] : [`${at}: null`];
+  if (s.enum && !s.enum.includes(value)) return [`${at}: ${JSON.stringify(value)} not in enum`];
+  const type = Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value;
+  if (s.type && !(s.type === type || (s.type === 'number' && type === 'integer')))
+    return [`${at}: ${type}, documented ${s.type}`];
+  const problems: string[] = [];
+  if (type === 'object') {
+    const o = value as Record<string, unknown>;
+    for (const k of s.required ?? []) if (!(k in o)) problems.push(`${at}.${k}: missing`);
+    for (const [k, sub] of Object.entries(s.properties ?? {}))
+      if (k in o) problems.push(...schemaProblems(o[k], sub, `${at}.${k}`));
+  }
+  if (type === 'array' && s.items) {
+    const items = value as unknown[];
+    for (let i = 0; i < items.length; i++) problems.push(...schemaProblems(items[i], s.items, `${at}[${i}]`));
+  }
+  return problems;
+}
 const put = (key: string, body: string | Buffer, headers: Record<string, string> = {}) =>
   app.inject({
     method: 'PUT',
@@ -212,7 +287,119 @@ describe('HTTP API', () => {
     const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as {
       paths: Record<string, object>;
     };
-    expect(Object.keys(spec.paths).sort()).toEqual(['/keys', '/keys/{key}']);
+    expect(Object.keys(spec.paths).sort()).toEqual(['/keys', '/keys/{key}', '/rate']);
+  });
+
+  it('shows the rate generator on GET /rate and changes it at once on PUT /rate', async () => {
+    const get = async () => {
+      const res = await app.inject({ method: 'GET', url: '/rate' });
+      expect(res.statusCode).toBe(200);
+      return res.json() as RateBody;
+    };
+    const setRate = (query: string, headers: Record<string, string> = auth) =>
+      app.inject({ method: 'PUT', url: `/rate?${query}`, headers });
+    expect(await get()).toEqual({
+      profile: { kind: 'constant', rate: 0 },
+      description: expect.any(String),
+      target_rate: 0,
+      actual_rate: 0,
+    });
+
+    const on = await setRate('rate=40');
+    expect(on.statusCode).toBe(200);
+    expect(on.json()).toMatchObject({ profile: { kind: 'constant', rate: 40 }, target_rate: 40 });
+    expect((await get()).target_rate).toBe(40);
+    // It really generates: events are published and acknowledged.
+    await waitUntil('the generator publishing', async () => (await get()).actual_rate > 0, 10_000);
+
+    const burst = await setRate('rate=2&profile=burst&burstRate=100&burstS=5&periodS=60');
+    expect(burst.statusCode).toBe(200);
+    expect(burst.json()).toMatchObject({
+      profile: { kind: 'burst', rate: 2, burstRate: 100, burstS: 5, periodS: 60 },
+      target_rate: 100, // a burst starts at once
+    });
+
+    const off = await setRate('rate=0');
+    expect(off.json()).toMatchObject({ profile: { kind: 'constant', rate: 0 }, target_rate: 0 });
+    await applied();
+  });
+
+  it.each([
+    ['no rate', ''],
+    ['a rate that is not a number', 'rate=fast'],
+    ['a negative rate', 'rate=-1'],
+    ['a rate over the maximum', 'rate=1000001'],
+    ['an unknown profile', 'rate=1&profile=zigzag'],
+    ['a period under the minimum', 'rate=1&profile=step&periodS=0'],
+  ])('answers 400 to PUT /rate with %s, and leaves the rate alone', async (_what, query) => {
+    const before = (await app.inject({ method: 'GET', url: '/rate' })).json() as RateBody;
+    const res = await app.inject({ method: 'PUT', url: `/rate?${query}`, headers: auth });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'bad_request', message: expect.any(String) });
+    expect(((await app.inject({ method: 'GET', url: '/rate' })).json() as RateBody).profile).toEqual(
+      before.profile,
+    );
+  });
+
+  it('answers 401 to PUT /rate without the token', async () => {
+    const res = await app.inject({ method: 'PUT', url: '/rate?rate=5' });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+    expect(((await app.inject({ method: 'GET', url: '/rate' })).json() as RateBody).target_rate).toBe(0);
+  });
+
+  it('answers every route in its route table as its OpenAPI description says', async () => {
+    // One request per route, with the answer the README / OpenAPI spec give. A route added without a probe here
+    // fails the first assertion.
+    const probes: Record<string, { req: InjectOptions; status: number }> = {
+      'GET /keys': { req: { url: '/keys?prefix=list:&limit=5' }, status: 200 },
+      'GET /keys/:key': { req: { url: '/keys/probe-read' }, status: 200 },
+      'PUT /keys/:key': {
+        req: { url: '/keys/probe', payload: 'v', headers: { 'content-type': 'text/plain', ...auth } },
+        status: 202,
+      },
+      'DELETE /keys/:key': { req: { url: '/keys/probe', headers: auth }, status: 202 },
+      'GET /rate': { req: { url: '/rate' }, status: 200 },
+      'PUT /rate': { req: { url: '/rate?rate=0', headers: auth }, status: 200 },
+      'GET /metrics': { req: { url: '/metrics' }, status: 200 },
+      'GET /healthz': { req: { url: '/healthz' }, status: 200 },
+      'GET /readyz': { req: { url: '/readyz' }, status: 200 },
+      'GET /docs': { req: { url: '/docs' }, status: 200 },
+      'GET /docs/': { req: { url: '/docs/' }, status: 200 },
+      'GET /docs/static/index.html': { req: { url: '/docs/static/index.html' }, status: 302 },
+      'GET /docs/static/swagger-initializer.js': {
+        req: { url: '/docs/static/swagger-initializer.js' },
+        status: 200,
+      },
+      'GET /docs/*': { req: { url: '/docs/static/swagger-ui.css' }, status: 200 },
+      'GET /docs/json': { req: { url: '/docs/json' }, status: 200 },
+      'GET /docs/yaml': { req: { url: '/docs/yaml' }, status: 200 },
+    };
+    expect((await put('probe-read', 'x')).statusCode).toBe(202);
+    await applied();
+    const routes = routeTable(app).filter((r) => !r.startsWith('HEAD '));
+    expect(routes.sort()).toEqual(Object.keys(probes).sort());
+
+    const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as OpenApi;
+    for (const route of routes) {
+      const [method, path] = route.split(' ') as [string, string];
+      const probe = probes[route] as { req: InjectOptions; status: number };
+      const res = await app.inject({ ...probe.req, method: method as InjectOptions['method'] });
+      expect(res.statusCode, `${route}: ${res.body.slice(0, 200)}`).toBe(probe.status);
+      const op = spec.paths[path.replace(/:(\w+)/g, '{$1}')]?.[method.toLowerCase()];
+      if (!op) {
+        // Undocumented: only the ops endpoints and the docs themselves.
+        expect(path, `${route} is not in the OpenAPI spec`).toMatch(/^\/(metrics|healthz|readyz|docs)\b/);
+        continue;
+      }
+      const documented = op.responses[String(res.statusCode)];
+      expect(
+        documented,
+        `${route} answered ${res.statusCode}, documented: ${Object.keys(op.responses)}`,
+      ).toBeDefined();
+      const schema = documented?.content?.['application/json']?.schema;
+      if (schema) expect(schemaProblems(res.json(), schema), route).toEqual([]);
+    }
   });
 
   it('serves metrics with the kvflow_ names', async () => {

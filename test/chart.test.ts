@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autoscalingSchema } from '@kvflow/autoscale';
 import { ROOT } from '@kvflow/testkit';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { loadDemoSettings } from '../demo/src/demo-settings.js';
 
 /**
@@ -230,8 +231,20 @@ describe('Helm chart', () => {
     }
   });
 
-  it('shows which tools checked it', () => {
-    const version = execFileSync('helm', ['version', '--short'], { encoding: 'utf8' });
-    expect(version).toMatch(/^v3\./);
+  // Replaces a test that only printed `helm version`: what the chart's kubeVersion constraint does at install time.
+  it('installs on the oldest Kubernetes its kubeVersion allows, and refuses an older cluster', () => {
+    const { kubeVersion } = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { kubeVersion: string };
+    const [, major, minor] = /^>=(\d+)\.(\d+)\.0-0$/.exec(kubeVersion) ?? [];
+    expect(major, `kubeVersion ${kubeVersion} is a lower bound`).toBeDefined();
+    const template = (kube: string) =>
+      helm(['template', 'kvflow', CHART, '--kube-version', kube, '--show-only', 'templates/configmap.yaml']);
+    const oldest = template(`${major}.${minor}.0`);
+    expect(oldest.code, oldest.out).toBe(0);
+    const older = `${major}.${Number(minor) - 1}.9`;
+    const refused = template(older);
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toContain(
+      `chart requires kubeVersion: ${kubeVersion} which is incompatible with Kubernetes v${older}`,
+    );
   });
 });

@@ -1,7 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { consumerSettings } from '@kvflow/consumer';
+import { producerSettings } from '@kvflow/producer';
 import { ROOT } from '@kvflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -71,22 +81,99 @@ describe('helmfile', () => {
     expect(scaledObject('production')).toMatchObject({ maxReplicaCount: 10, cooldownPeriod: 300 });
   });
 
-  it('names the sealed-secrets controller the way kubeseal expects', () => {
-    const infra = readFileSync(join(ROOT, 'helmfiles/00-infra.yaml.gotmpl'), 'utf8');
-    expect(infra).toContain('fullnameOverride: sealed-secrets-controller');
-    expect(readFileSync(join(ROOT, 'secrets/seal.sh'), 'utf8')).toContain(
-      '--controller-name sealed-secrets-controller --controller-namespace kube-system',
-    );
+  it('installs the sealed-secrets controller under the name and namespace secrets/seal.sh hands kubeseal', () => {
+    // Where helmfile puts the controller: the release's namespace and fullnameOverride, as helmfile resolves them.
+    const built = run('helmfile', [
+      '-e',
+      'local',
+      '-f',
+      'helmfiles/00-infra.yaml.gotmpl',
+      '--selector',
+      'name=sealed-secrets',
+      'build',
+    ]);
+    expect(built.code, built.out).toBe(0);
+    const state = parseAllDocuments(built.out)
+      .map((d) => d.toJS() as { releases?: Array<{ name: string; namespace: string; values?: unknown[] }> })
+      .find((d) => d?.releases);
+    const release = state?.releases?.find((r) => r.name === 'sealed-secrets');
+    const values = Object.assign({}, ...(release?.values ?? [])) as { fullnameOverride?: string };
+    expect(values.fullnameOverride).toBeTruthy();
+
+    // What seal.sh asks kubeseal for: run it against a recording kubeseal.
+    const sealed = runSeal({ withKubeseal: true, plainIgnored: true, plainExists: true });
+    expect(sealed.code, sealed.out).toBe(0);
+    const argv = sealed.kubesealArgs;
+    expect(argv[argv.indexOf('--controller-name') + 1]).toBe(values.fullnameOverride);
+    expect(argv[argv.indexOf('--controller-namespace') + 1]).toBe(release?.namespace);
+    expect(sealed.sealedFile).toContain('kind: SealedSecret');
+  });
+
+  it.each([
+    [{ withKubeseal: false, plainIgnored: true, plainExists: true }, 1, 'kubeseal not found'],
+    [{ withKubeseal: true, plainIgnored: true, plainExists: false }, 2, 'no kvflow-credentials.plain.yaml'],
+    [{ withKubeseal: true, plainIgnored: false, plainExists: true }, 1, 'is not git-ignored: refusing'],
+  ])('secrets/seal.sh refuses to run when %o', (situation, code, message) => {
+    const r = runSeal(situation);
+    expect(r.code, r.out).toBe(code);
+    expect(r.out).toContain(message);
+    expect(r.sealedFile).toBeNull();
   });
 });
 
-describe('Taskfile', () => {
-  const tasks = parse(readFileSync(join(ROOT, 'Taskfile.yml'), 'utf8')).tasks as Record<
-    string,
-    { desc?: string }
-  >;
+/**
+ * Runs a copy of secrets/seal.sh in a scratch git repository, with a PATH holding only what the script needs and,
+ * if asked, a kubeseal that records its arguments and answers with a SealedSecret.
+ */
+function runSeal(o: { withKubeseal: boolean; plainIgnored: boolean; plainExists: boolean }) {
+  const dir = mkdtempSync(join(tmpdir(), 'kvflow-seal-'));
+  const bin = join(dir, 'bin');
+  mkdirSync(join(dir, 'secrets'), { recursive: true });
+  mkdirSync(bin);
+  for (const tool of ['bash', 'git', 'dirname', 'mv', 'cat']) {
+    symlinkSync(run('sh', ['-c', `command -v ${tool}`]).out.trim(), join(bin, tool));
+  }
+  const argsFile = join(dir, 'kubeseal-args');
+  if (o.withKubeseal) {
+    writeFileSync(
+      join(bin, 'kubeseal'),
+      `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > '${argsFile}'\ncat >/dev/null\nprintf 'kind: SealedSecret\\n'\n`,
+      { mode: 0o755 },
+    );
+  }
+  copyFileSync(join(ROOT, 'secrets/seal.sh'), join(dir, 'secrets/seal.sh'));
+  run('git', ['-C', dir, 'init', '-q']);
+  if (o.plainIgnored) writeFileSync(join(dir, '.gitignore'), 'secrets/*.plain.yaml\n');
+  if (o.plainExists)
+    writeFileSync(join(dir, 'secrets/kvflow-credentials.plain.yaml'), 'kind: Secret\nstringData: {}\n');
+  const r = spawnSync(join(bin, 'bash'), [join(dir, 'secrets/seal.sh')], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { PATH: bin, HOME: dir },
+  });
+  const sealedPath = join(dir, 'secrets/kvflow-credentials.sealed.yaml');
+  return {
+    code: r.status ?? 1,
+    out: `${r.stdout}${r.stderr}`,
+    kubesealArgs: existsSync(argsFile) ? readFileSync(argsFile, 'utf8').trim().split('\n') : [],
+    sealedFile: existsSync(sealedPath) ? readFileSync(sealedPath, 'utf8') : null,
+  };
+}
 
-  it('has every task the users run, each with a description', () => {
+describe('Taskfile', () => {
+  type Listed = { tasks: Array<{ name: string; desc: string }> };
+  const listed = (flag: string) => {
+    const r = run('task', [flag, '--json']);
+    expect(r.code, r.out).toBe(0);
+    return (JSON.parse(r.out) as Listed).tasks;
+  };
+
+  it('lists every task the users run, and every task has a description', () => {
+    // task --list shows only described tasks; --list-all shows every one: the same set means none lacks one.
+    const described = listed('--list');
+    const all = listed('--list-all');
+    expect(described.map((t) => t.name)).toEqual(all.map((t) => t.name));
+    const byName = new Map(described.map((t) => [t.name, t.desc]));
     for (const name of [
       'infra',
       'deploy',
@@ -101,11 +188,11 @@ describe('Taskfile', () => {
       'bench',
       'run',
     ]) {
-      expect(tasks[name]?.desc, `task ${name}`).toBeTruthy();
+      expect(byName.get(name), `task ${name}`).toBeTruthy();
     }
     const list = run('task', ['--list']);
     expect(list.code).toBe(0);
-    expect(list.out.match(/^\* /gm)?.length).toBe(Object.keys(tasks).length);
+    expect(list.out.match(/^\* /gm)?.length).toBe(all.length);
   });
 
   it.each([
@@ -133,16 +220,139 @@ describe('Taskfile', () => {
   });
 });
 
+type Instruction = { op: string; args: string; flags: Record<string, string>; words: string[] };
+type Stage = { image: string; name?: string; instructions: Instruction[] };
+
+/** A Dockerfile as its stages and instructions (comments dropped, continuation lines joined, flags split off). */
+function parseDockerfile(text: string): Stage[] {
+  const lines: string[] = [];
+  let pending = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (pending === '' && (line === '' || line.startsWith('#'))) continue;
+    if (line.endsWith('\\')) {
+      pending += `${line.slice(0, -1)} `;
+      continue;
+    }
+    lines.push(pending + line);
+    pending = '';
+  }
+  const stages: Stage[] = [];
+  for (const line of lines) {
+    const [, op = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
+    const words = args.split(/\s+/).filter(Boolean);
+    const flags: Record<string, string> = {};
+    while (words[0]?.startsWith('--')) {
+      const [k, v = ''] = (words.shift() as string).slice(2).split('=');
+      flags[k as string] = v;
+    }
+    const ins: Instruction = { op: op.toUpperCase(), args, flags, words };
+    if (ins.op === 'FROM') {
+      const as = words.findIndex((w) => w.toUpperCase() === 'AS');
+      stages.push({ image: words[0] as string, name: as > 0 ? words[as + 1] : undefined, instructions: [] });
+    } else {
+      const stage = stages.at(-1);
+      if (!stage) throw new Error(`${ins.op} before the first FROM`);
+      stage.instructions.push(ins);
+    }
+  }
+  return stages;
+}
+
+type Manifest = { name: string; dependencies?: Record<string, string> };
+const manifest = (dir: string) =>
+  JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8')) as Manifest;
+const WORKSPACES = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] })
+  .workspaces;
+/** The workspace directories a package needs at run time: its @kvflow dependencies, transitively. */
+function workspaceDeps(dir: string): string[] {
+  const dirByName = new Map(WORKSPACES.map((w) => [manifest(w).name, w]));
+  const seen = new Set<string>();
+  const visit = (d: string) => {
+    for (const dep of Object.keys(manifest(d).dependencies ?? {})) {
+      const w = dirByName.get(dep);
+      if (w && !seen.has(w)) {
+        seen.add(w);
+        visit(w);
+      }
+    }
+  };
+  visit(dir);
+  return [...seen];
+}
+
 describe('images and secrets', () => {
-  it.each(['producer', 'consumer'])(
-    'the %s Dockerfile is multi-stage, production-only, non-root, node as PID 1',
+  const DEFAULT_PORT = {
+    producer: producerSettings.parse({}).httpPort,
+    consumer: consumerSettings.parse({}).metricsPort,
+  };
+
+  it.each(['producer', 'consumer'] as const)(
+    'the %s Dockerfile: two node:24-bookworm-slim stages, every workspace manifest, production-only, non-root, node as PID 1',
     (svc) => {
-      const text = readFileSync(join(ROOT, svc, 'Dockerfile'), 'utf8');
-      expect(text.match(/^FROM node:24-bookworm-slim/gm)).toHaveLength(2);
-      expect(text).toContain('AS build');
-      expect(text).toContain('--omit=dev');
-      expect(text).toMatch(/^USER node$/m);
-      expect(text).toContain(`CMD ["node", "${svc}/dist/main.js"]`);
+      const stages = parseDockerfile(readFileSync(join(ROOT, svc, 'Dockerfile'), 'utf8'));
+      expect(stages.map((s) => s.image)).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);
+      const [build, final] = stages as [Stage, Stage];
+      expect(build.name).toBe('build');
+      const deps = workspaceDeps(svc);
+      expect(deps.length).toBeGreaterThan(0);
+
+      for (const stage of stages) {
+        const where = `stage ${stage.name ?? 'final'}`;
+        const install = stage.instructions.findIndex(
+          (i) => i.op === 'RUN' && /\bnpm (install|ci)\b/.test(i.args),
+        );
+        expect(install, `${where}: npm install`).toBeGreaterThan(-1);
+        // npm resolves the workspaces from the root package.json: every one listed must be there at install time.
+        const copied = stage.instructions
+          .slice(0, install)
+          .filter((i) => i.op === 'COPY' && !i.flags.from)
+          .flatMap((i) => i.words.slice(0, -1));
+        for (const f of [
+          'package.json',
+          'package-lock.json',
+          ...WORKSPACES.map((w) => `${w}/package.json`),
+        ]) {
+          expect(copied, `${where} copies ${f} before npm install`).toContain(f);
+        }
+      }
+
+      // Build stage: compiles the service and the workspaces it uses, from their sources.
+      const buildCopies = build.instructions
+        .filter((i) => i.op === 'COPY')
+        .flatMap((i) => i.words.slice(0, -1));
+      for (const w of [svc, ...deps]) expect(buildCopies, `build copies ${w}/`).toContain(`${w}/`);
+      expect(
+        build.instructions.some((i) => i.op === 'RUN' && i.words.join(' ') === `npx tsc -b ${svc}`),
+      ).toBe(true);
+
+      // Final stage: production dependencies of this service only, the compiled output of it and its deps.
+      const install = final.instructions.find((i) => i.op === 'RUN' && /\bnpm (install|ci)\b/.test(i.args));
+      expect(install?.words, "final stage: npm install of this workspace's production dependencies").toEqual(
+        expect.arrayContaining(['--omit=dev', `--workspace=${manifest(svc).name}`]),
+      );
+      expect(final.instructions).toContainEqual(
+        expect.objectContaining({ op: 'ENV', words: ['NODE_ENV=production'] }),
+      );
+      const workdir = final.instructions.filter((i) => i.op === 'WORKDIR').at(-1)?.words[0];
+      const fromBuild = final.instructions
+        .filter((i) => i.op === 'COPY' && i.flags.from === 'build')
+        .map((i) => i.words);
+      for (const w of [svc, ...deps])
+        expect(fromBuild, `final copies ${w}/dist`).toContainEqual([`${workdir}/${w}/dist`, `${w}/dist`]);
+
+      // Runs as the image's non-root user, exposes the port the service listens on by default.
+      expect(final.instructions.filter((i) => i.op === 'USER').at(-1)?.words).toEqual(['node']);
+      expect(final.instructions.filter((i) => i.op === 'EXPOSE').flatMap((i) => i.words)).toEqual([
+        String(DEFAULT_PORT[svc]),
+      ]);
+
+      // Exec-form CMD and no ENTRYPOINT: node itself is PID 1 (a shell form would put /bin/sh there) and gets SIGTERM.
+      expect(final.instructions.some((i) => i.op === 'ENTRYPOINT')).toBe(false);
+      const cmds = final.instructions.filter((i) => i.op === 'CMD');
+      expect(cmds).toHaveLength(1);
+      expect(JSON.parse(cmds[0]?.args as string)).toEqual(['node', `${svc}/dist/main.js`]);
+      expect(existsSync(join(ROOT, svc, 'src/main.ts')), 'the CMD runs the compiled entry point').toBe(true);
     },
   );
 

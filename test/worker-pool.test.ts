@@ -1,11 +1,15 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectNats, createLogger, type NatsConnection, provision } from '@kvflow/common';
+import { connectNats, createLogger, type NatsConnection, Publisher, provision } from '@kvflow/common';
 import {
   connectionFor,
+  consumerLag,
+  mapLimit,
   type NatsServer,
   type RedisServer,
+  randomEvent,
+  scrapeMetric,
   serviceEnv,
   settingsFor,
   startNats,
@@ -30,9 +34,20 @@ afterAll(async () => {
   await Promise.all([nats?.stop(), redis?.stop()]);
 });
 
+const EVENTS = 3_000;
+
+/** Events a worker says (on /metrics) it consumed: every outcome. */
+async function consumed(port: number): Promise<number> {
+  let n = 0;
+  for (const outcome of ['applied', 'stale', 'dead_lettered'])
+    n += await scrapeMetric(port, `kvflow_events_applied_total{outcome="${outcome}"}`);
+  return n;
+}
+
 describe('worker pool (real worker processes)', () => {
-  it('scales up, restarts a crashed worker, and drains with SIGTERM on scale-down', async () => {
+  it('scales up, restarts a crashed worker, drains with SIGTERM on scale-down, and sums the totals each reports', async () => {
     const events: PoolEvent[] = [];
+    const consumedBy = new Map<string, number>();
     const pool = new WorkerPool({
       env: { ...serviceEnv(nats, redis), PROVISION: 'false' },
       logDir: mkdtempSync(join(tmpdir(), 'kvflow-pool-')),
@@ -56,6 +71,26 @@ describe('worker pool (real worker processes)', () => {
       expect(events).toContainEqual(expect.objectContaining({ kind: 'crashed', worker: victim?.name }));
       expect(pool.current).toBe(2);
 
+      // Work for both workers, so the totals they report on exit are not all zero.
+      const settings = settingsFor(serviceEnv(nats, redis));
+      const publisher = new Publisher(nc, {
+        subject: settings.subject,
+        maxInFlight: 256,
+        timeoutMs: 5_000,
+        retries: 2,
+      });
+      await mapLimit(
+        Array.from({ length: EVENTS }, () => randomEvent(200)),
+        256,
+        (e) => publisher.publish(e),
+      );
+      await waitUntil('workers consumed every event', async () => {
+        const lag = await consumerLag(nc, settings);
+        return lag.pending === 0 && lag.ackPending === 0;
+      });
+      for (const w of pool.snapshot()) consumedBy.set(w.name, await consumed(w.metricsPort));
+      expect([...consumedBy.values()].reduce((a, b) => a + b, 0)).toBe(EVENTS);
+
       await pool.scaleTo(1);
       expect(pool.current).toBe(1); // a terminating worker no longer counts
       await waitUntil('one worker left', () => pool.snapshot().length === 1);
@@ -66,8 +101,15 @@ describe('worker pool (real worker processes)', () => {
       await pool.stopAll();
     }
     expect(pool.snapshot()).toHaveLength(0);
-    expect(pool.exitedTotals.events).toBe(0); // nothing was published: totals were reported, all zero
-    expect(events.filter((e) => e.kind === 'stopped')).toHaveLength(2);
+    const stopped = events.filter((e) => e.kind === 'stopped').map((e) => e.worker);
+    expect(stopped.sort()).toEqual(['worker-1', 'worker-2']);
+    // Every worker that drained reported its totals over IPC (the SIGKILLed process could not), and each report
+    // says what that worker's metrics said it consumed.
+    expect(pool.reports.map((r) => r.worker).sort()).toEqual(stopped);
+    for (const r of pool.reports) expect(r.totals.events, r.worker).toBe(consumedBy.get(r.worker));
+    expect(pool.exitedTotals.events).toBe(EVENTS);
+    expect(pool.exitedTotals.applied + pool.exitedTotals.stale).toBe(EVENTS);
+    expect(pool.exitedTotals.deadLettered).toBe(0);
   });
 
   it('escalates to SIGKILL only when a worker outlives the grace period', async () => {
@@ -83,5 +125,6 @@ describe('worker pool (real worker processes)', () => {
     await waitUntil('ready', () => pool.snapshot()[0]?.state === 'ready');
     await pool.stopAll();
     expect(events).toContainEqual(expect.objectContaining({ kind: 'killed', worker: 'worker-1' }));
+    expect(pool.reports).toEqual([]); // killed before it drained: nothing to report
   });
 });

@@ -73,6 +73,14 @@ async function main(): Promise<void> {
     await ops.close();
     clearTimeout(deadline);
     log.info({ tookMs: Date.now() - started, totals: runtime.totals }, 'drained; exiting');
+    // Started with an IPC channel (the demo's worker pool): report the totals there, and exit only once sent.
+    if (process.send && process.connected) {
+      const send = process.send.bind(process);
+      await Promise.race([
+        new Promise<void>((sent) => send({ type: 'kvflow.totals', totals: runtime.totals }, () => sent())),
+        new Promise<void>((gaveUp) => setTimeout(gaveUp, 5_000).unref()),
+      ]);
+    }
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

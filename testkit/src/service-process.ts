@@ -15,23 +15,35 @@ export interface ServiceProcess {
   stop(graceMs: number): Promise<number | null>;
 }
 
+export interface ServiceOptions {
+  /** Each line the service writes to stdout. */
+  onLine?: (line: string) => void;
+  /**
+   * Opens an IPC channel to the service (`process.send` in the child) and gets each message it sends. Every
+   * message arrives before `exited` resolves.
+   */
+  onMessage?: (message: unknown) => void;
+}
+
 /** Starts a kvflow service as its own process, logging to `<logDir>/<name>.log`. */
 export function startService(
   role: Role,
   name: string,
   env: Record<string, string>,
   logDir: string,
-  onLine?: (line: string) => void,
+  options: ServiceOptions = {},
 ): ServiceProcess {
   const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
   const child = spawn(process.execPath, [join(ROOT, role, 'dist/main.js')], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: options.onMessage ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
-  if (onLine) createInterface({ input: child.stdout as Readable }).on('line', onLine);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  if (options.onLine) createInterface({ input: child.stdout as Readable }).on('line', options.onLine);
+  if (options.onMessage) child.on('message', options.onMessage);
+  // 'close', not 'exit': it comes after the output and the IPC channel are closed, so after the last message.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return {
     name,
     child,

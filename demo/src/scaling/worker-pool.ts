@@ -10,6 +10,22 @@ export interface WorkerTotals {
   deadLettered: number;
 }
 
+/** What a worker sends over its IPC channel right before it exits after draining (consumer/src/main.ts). */
+export interface TotalsMessage {
+  type: 'kvflow.totals';
+  totals: WorkerTotals;
+}
+
+function isTotalsMessage(m: unknown): m is TotalsMessage {
+  const t = (m as Partial<TotalsMessage> | null)?.totals;
+  return (
+    (m as Partial<TotalsMessage> | null)?.type === 'kvflow.totals' &&
+    typeof t === 'object' &&
+    t !== null &&
+    (['events', 'applied', 'stale', 'deadLettered'] as const).every((k) => Number.isFinite(t[k]))
+  );
+}
+
 export interface PoolWorker {
   id: number;
   name: string;
@@ -34,8 +50,10 @@ export class WorkerPool {
   private readonly workers: PoolWorker[] = [];
   private nextId = 1;
   private closed = false;
-  /** Lifetime totals reported by workers that exited (each logs them when it drains). */
+  /** Lifetime totals reported by workers that exited (each sends them over its IPC channel when it drains). */
   readonly exitedTotals: WorkerTotals = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
+  /** Every totals report received, in order: one per worker process that drained and exited cleanly. */
+  readonly reports: Array<{ worker: string; totals: WorkerTotals }> = [];
 
   constructor(
     private readonly opts: {
@@ -97,13 +115,9 @@ export class WorkerPool {
         ...this.opts.env,
         METRICS_PORT: String(w.metricsPort),
         METRICS_HOST: '127.0.0.1',
-        // Workers log to files; their exit line (info) carries the totals the report counts, so keep it.
-        LOG_LEVEL: ['debug', 'trace'].includes(this.opts.env.LOG_LEVEL ?? '')
-          ? (this.opts.env.LOG_LEVEL as string)
-          : 'info',
       },
       this.opts.logDir,
-      (line) => this.onLogLine(line),
+      { onMessage: (m) => this.onMessage(w.name, m) },
     );
     this.opts.onEvent?.({ kind: 'started', worker: w.name });
     void this.watchReady(w, w.process);
@@ -128,18 +142,14 @@ export class WorkerPool {
     }
   }
 
-  private onLogLine(line: string): void {
-    if (!line.includes('"drained; exiting"')) return;
-    try {
-      const totals = (JSON.parse(line) as { totals?: WorkerTotals }).totals;
-      if (!totals) return;
-      this.exitedTotals.events += totals.events;
-      this.exitedTotals.applied += totals.applied;
-      this.exitedTotals.stale += totals.stale;
-      this.exitedTotals.deadLettered += totals.deadLettered;
-    } catch {
-      // not a JSON log line
-    }
+  private onMessage(worker: string, m: unknown): void {
+    if (!isTotalsMessage(m)) return;
+    const { totals } = m;
+    this.reports.push({ worker, totals: { ...totals } });
+    this.exitedTotals.events += totals.events;
+    this.exitedTotals.applied += totals.applied;
+    this.exitedTotals.stale += totals.stale;
+    this.exitedTotals.deadLettered += totals.deadLettered;
   }
 
   private async drain(w: PoolWorker): Promise<void> {
