@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes `npm run demo`, `npm start` and `npm test` work on a fresh clone: installs npm dependencies when they are
 // missing or older than the lock file, with --servers nats-server and redis-server when they are not on PATH, and
-// with --test-tools what the test suite needs besides (scripts/install-test-tools.sh).
+// with --test-tools what the test suite needs besides (scripts/install-test-tools.sh), with --bench-tools natscli.
 // Uses only Node built-ins, because it runs before dependencies exist.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -96,3 +96,6 @@ if (process.argv.includes('--test-tools') && testToolsMissing()) {
   say('test tools missing: running scripts/install-test-tools.sh');
   run('bash', [join(root, 'scripts/install-test-tools.sh')]);
 }
+
+// `npm run bench` compares kvflow with `nats bench` (natscli); the install script checks the pinned version.
+if (process.argv.includes('--bench-tools')) run('bash', [join(root, 'scripts/install-bench-tools.sh')]);

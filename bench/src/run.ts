@@ -1,14 +1,15 @@
 /**
- * `npm run bench`: throughput and latency of the kvflow worker, measured side by side in one run on local
- * servers (the machine is shared and noisy, so only ratios from the same run are compared).
+ * `npm run bench` (`-- --quick` for a short run): kvflow measured beside its anchors on local servers, in one run,
+ * rounds interleaved (the machine is shared and noisy: only figures from the same run are compared, and ratios
+ * are medians of per-round ratios).
  *
- *   ceiling  pull and ack with nats.js consume(), nothing else: the most a worker can do on this machine
- *   naive    per message: await one Redis write, then ack
- *   worker   the kvflow worker (fetch pump, batch, fenced pipelined apply to Redis, ack), in process
- *   e2e      publish at a fixed rate through the producer's publisher; time from event ts to applied
- *
- * The latency run comes first (quiet system); then each throughput variant runs ROUNDS times, interleaved, and
- * the best and the median round of each are reported.
+ *   publish     the Publisher          vs  `nats bench js pub async --dedup` (same size, same server)
+ *   generator   the rate generator asked for more than it can do  vs  the Publisher
+ *   PUT         `PUT /keys/:key`, 64 connections  vs  the Publisher
+ *   worker      the kvflow worker      vs  pull+ack with nothing else (the ceiling)
+ *   e2e         1,000 events/s, event ts to applied (quiet machine: measured first)
+ *   GET         p99 at 1,000 req/s from 1,000 connections over 10,000 keys; the most one producer serves
+ *   worker process: RSS at full load, start to /readyz 200
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,215 +21,21 @@ import {
   connectNats,
   connectRedis,
   createLogger,
-  createRegistry,
-  decodeEvent,
-  defineSettings,
-  env,
   loadSettings,
-  type NatsConnection,
-  newEvent,
-  Publisher,
   parseEnv,
-  provision,
-  Readiness,
-  type StreamSettings,
-  streamEnv,
-  streamSettings,
-  workerEnv,
-  workerSettings,
 } from '@kvflow/common';
-import { createWorkerRuntime } from '@kvflow/consumer';
-import { startNats, startRedis } from '@kvflow/testkit';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { Redis } from 'ioredis';
+import { ROOT, startNats, startRedis } from '@kvflow/testkit';
+import { generatorRate, getLoad, putRate, seedKeys, startProducer } from './http.js';
+import { endToEnd } from './latency.js';
+import { EVENT_BYTES, kvflowPublish, natsBench } from './publish.js';
+import { median, met, type Row, spread, svgChart, table } from './report.js';
+import { benchSettings } from './settings.js';
+import { freshStream } from './streams.js';
+import { ceiling, kvflowWorker, workerProcess } from './worker.js';
 
-/** The benchmark's knobs; the worker under test runs with the consumer's own settings (BATCH_SIZE, …). */
-const benchSettings = defineSettings(
-  {
-    ...workerEnv,
-    BENCH_EVENTS: env.int(100_000, 1_000),
-    BENCH_NAIVE_EVENTS: env.int(20_000, 1_000),
-    BENCH_ROUNDS: env.int(3, 1, 50),
-    BENCH_E2E_SECONDS: env.int(15, 1, 600),
-    BENCH_E2E_ONLY: env.bool(false),
-  },
-  (e) => ({
-    worker: workerSettings(e),
-    events: e.BENCH_EVENTS,
-    naiveEvents: e.BENCH_NAIVE_EVENTS,
-    rounds: e.BENCH_ROUNDS,
-    e2eSeconds: e.BENCH_E2E_SECONDS,
-    e2eOnly: e.BENCH_E2E_ONLY,
-  }),
-);
 const settings = loadSettings(benchSettings, 'bench');
-const N = settings.events;
-const N_NAIVE = settings.naiveEvents;
-const ROUNDS = settings.rounds;
-const E2E_RATE = 1_000;
-const E2E_SECONDS = settings.e2eSeconds;
-const BATCH_SIZE = settings.worker.batchSize;
-const APPLY_CONCURRENCY = settings.worker.applyConcurrency;
 const log = createLogger('bench', 'warn');
-const now = () => performance.timeOrigin + performance.now();
-
-let streamCounter = 0;
-
-async function freshStream(nc: NatsConnection, events: number): Promise<StreamSettings> {
-  const name = `BENCH${++streamCounter}`;
-  const s = streamSettings(
-    parseEnv(streamEnv, {
-      STREAM_NAME: name,
-      STREAM_SUBJECT: `bench.${name}`,
-      DLQ_STREAM_NAME: `${name}_DLQ`,
-      DLQ_SUBJECT: `bench.${name}.dlq`,
-      MAX_ACK_PENDING: '100000',
-    }),
-  );
-  await provision(nc, s);
-  const publisher = new Publisher(nc, {
-    subject: s.subject,
-    maxInFlight: 4096,
-    timeoutMs: 10_000,
-    retries: 3,
-  });
-  const value = 'x'.repeat(64);
-  const pending: Promise<unknown>[] = [];
-  for (let i = 0; i < events; i++) {
-    pending.push(publisher.publish(newEvent({ op: 'set', key: `k${i % 10_000}`, value, src: 'generator' })));
-    if (pending.length >= 4096) await Promise.all(pending.splice(0));
-  }
-  await Promise.all(pending);
-  return s;
-}
-
-async function untilAcked(nc: NatsConnection, s: StreamSettings, n: number): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  for (;;) {
-    const info = await jsm.consumers.info(s.stream, s.consumer);
-    if (info.ack_floor.stream_seq >= n) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function timed(
-  nc: NatsConnection,
-  s: StreamSettings,
-  n: number,
-  run: () => Promise<() => Promise<void>>,
-) {
-  const started = performance.now();
-  const stop = await run();
-  await untilAcked(nc, s, n);
-  const seconds = (performance.now() - started) / 1000;
-  await stop();
-  return n / seconds;
-}
-
-async function ceiling(nc: NatsConnection, n: number): Promise<number> {
-  const s = await freshStream(nc, n);
-  const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
-  return timed(nc, s, n, async () => {
-    const messages = await consumer.consume({ max_messages: 1024 });
-    const loop = (async () => {
-      for await (const m of messages) m.ack();
-    })();
-    return async () => {
-      await messages.close();
-      await loop;
-    };
-  });
-}
-
-async function naive(nc: NatsConnection, redis: Redis, n: number): Promise<number> {
-  const s = await freshStream(nc, n);
-  const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
-  return timed(nc, s, n, async () => {
-    const messages = await consumer.consume({ max_messages: 1024 });
-    const loop = (async () => {
-      for await (const m of messages) {
-        const d = decodeEvent(m.data, s.valueMaxBytes);
-        if (d.ok && d.event.op === 'set') await redis.set(`naive:${d.event.key}`, d.event.value);
-        else if (d.ok) await redis.del(`naive:${d.event.key}`);
-        m.ack();
-      }
-    })();
-    return async () => {
-      await messages.close();
-      await loop;
-    };
-  });
-}
-
-async function startWorker(
-  nc: NatsConnection,
-  redis: Redis,
-  s: StreamSettings,
-  onApplied?: (e: readonly { event: { ts: number } }[]) => void,
-) {
-  const runtime = await createWorkerRuntime({
-    nc,
-    redis,
-    stream: s,
-    worker: settings.worker,
-    registry: createRegistry(),
-    readiness: new Readiness([]),
-    log,
-    onApplied,
-  });
-  return () => runtime.drain();
-}
-
-async function kvflowWorker(nc: NatsConnection, redis: Redis, n: number): Promise<number> {
-  const s = await freshStream(nc, n);
-  return timed(nc, s, n, () => startWorker(nc, redis, s));
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-async function endToEnd(
-  nc: NatsConnection,
-  redis: Redis,
-): Promise<{ p50: number; p99: number; samples: number }> {
-  const s = await freshStream(nc, 0);
-  const latencies: number[] = [];
-  const warmUntil = now() + 1_000;
-  const stop = await startWorker(nc, redis, s, (applied) => {
-    const t = now();
-    for (const v of applied) if (v.event.ts > warmUntil) latencies.push(t - v.event.ts);
-  });
-  const publisher = new Publisher(nc, {
-    subject: s.subject,
-    maxInFlight: 1024,
-    timeoutMs: 5_000,
-    retries: 3,
-  });
-  const total = E2E_RATE * E2E_SECONDS;
-  let sent = 0;
-  const started = now();
-  await new Promise<void>((done) => {
-    const timer = setInterval(() => {
-      const due = Math.min(total, Math.floor(((now() - started) / 1000) * E2E_RATE));
-      for (; sent < due; sent++) {
-        const e = newEvent(
-          { op: 'set', key: `k${sent % 1000}`, value: 'v'.repeat(64), src: 'generator' },
-          now(),
-        );
-        void publisher.publish(e);
-      }
-      if (sent >= total) {
-        clearInterval(timer);
-        done();
-      }
-    }, 1);
-  });
-  await untilAcked(nc, s, total);
-  await stop();
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), samples: latencies.length };
-}
+const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 function version(cmd: string, args: string[]): string {
   try {
@@ -238,6 +45,15 @@ function version(cmd: string, args: string[]): string {
   }
 }
 
+interface Round {
+  publish: number;
+  natsBench: number;
+  generator: number;
+  put: number;
+  ceiling: number;
+  worker: number;
+}
+
 async function main(): Promise<void> {
   const [nats, redisServer] = await Promise.all([startNats(), startRedis()]);
   const connection = connectionSettings(
@@ -245,80 +61,207 @@ async function main(): Promise<void> {
   );
   const nc = await connectNats(connection, log, 'bench');
   const redis = await connectRedis(connection, log, 'bench');
-  const rounds: Array<{ ceiling: number; naive: number; worker: number }> = [];
+  const rounds: Round[] = [];
   try {
+    say(
+      `${settings.quick ? 'quick run' : 'full run'}: ${settings.rounds} rounds; events are ${EVENT_BYTES} bytes`,
+    );
     // Latency first, on a quiet system: the throughput rounds leave large streams and a large heap behind.
-    process.stderr.write(`end-to-end at ${E2E_RATE} events/s for ${E2E_SECONDS} s…\n`);
-    const e2e = await endToEnd(nc, redis);
-    for (let r = 1; r <= ROUNDS && !settings.e2eOnly; r++) {
-      const round = {
-        ceiling: await ceiling(nc, N),
-        naive: await naive(nc, redis, N_NAIVE),
-        worker: await kvflowWorker(nc, redis, N),
+    say(`end-to-end at 1,000 events/s for ${settings.e2eSeconds} s`);
+    const e2e = await endToEnd(nc, redis, settings.worker, log, 1_000, settings.e2eSeconds);
+
+    say('worker process: start to ready, RSS at full load');
+    const proc = await workerProcess(nc, nats, redisServer, settings.events);
+    const readies = [proc.readyMs];
+    for (let i = 0; i < 4; i++) readies.push((await workerProcess(nc, nats, redisServer, 1_000)).readyMs);
+
+    for (let r = 1; r <= settings.rounds; r++) {
+      // Alternate which side goes first, so neither always runs on a warmer (or more cluttered) server.
+      const publishFirst = r % 2 === 1;
+      const a = publishFirst ? await kvflowPublish(nc, settings.publishEvents) : 0;
+      const anchor = natsBench(nats.url, settings.publishEvents);
+      const publish = publishFirst ? a : await kvflowPublish(nc, settings.publishEvents);
+      const s = await freshStream(nc);
+      const producer = await startProducer(nats, redisServer, s);
+      let generator: number;
+      let put: number;
+      try {
+        generator = await generatorRate(nc, producer, s, settings.httpSeconds);
+        put = await putRate(producer, settings.httpSeconds);
+      } finally {
+        await producer.stop();
+      }
+      const round: Round = {
+        publish,
+        natsBench: anchor,
+        generator,
+        put,
+        ceiling: await ceiling(nc, settings.events),
+        worker: await kvflowWorker(nc, redis, settings.events, settings.worker, log),
       };
       rounds.push(round);
-      process.stderr.write(
-        `round ${r}/${ROUNDS}: ceiling ${round.ceiling.toFixed(0)}/s  naive ${round.naive.toFixed(0)}/s  worker ${round.worker.toFixed(0)}/s\n`,
+      say(
+        `round ${r}/${settings.rounds}: publish ${round.publish.toFixed(0)}/s, nats bench ${round.natsBench.toFixed(0)}/s, ` +
+          `generator ${round.generator.toFixed(0)}/s, PUT ${round.put.toFixed(0)}/s, ` +
+          `ceiling ${round.ceiling.toFixed(0)}/s, worker ${round.worker.toFixed(0)}/s`,
       );
     }
-    const best = (k: 'ceiling' | 'naive' | 'worker') => Math.max(...rounds.map((r) => r[k]));
-    // Ratios per round (both sides measured minutes apart at most), then the median over rounds.
-    const medianRatio = (num: 'worker', den: 'ceiling' | 'naive') => {
-      const sorted = rounds.map((r) => r[num] / r[den]).sort((x, y) => x - y);
-      return sorted[Math.floor(sorted.length / 2)] as number;
-    };
+
+    say('GET: p99 at 1,000 req/s from 1,000 connections; then as fast as one producer goes');
+    await seedKeys(redis);
+    const s = await freshStream(nc);
+    const producer = await startProducer(nats, redisServer, s);
+    let getAt1000: Awaited<ReturnType<typeof getLoad>>;
+    let getMax: Awaited<ReturnType<typeof getLoad>>;
+    try {
+      getAt1000 = await getLoad(producer, settings.httpSeconds, 1_000, 1_000);
+      getMax = await getLoad(producer, settings.httpSeconds, 64, 0);
+    } finally {
+      await producer.stop();
+    }
+
+    const per = (f: (r: Round) => number) => rounds.map(f);
+    const ratio = (num: keyof Round, den: keyof Round) => per((r) => r[num] / r[den]);
+    const m = (k: keyof Round) => median(per((r) => r[k]));
     const result = {
-      worker_eps: Math.round(best('worker')),
-      ceiling_eps: Math.round(best('ceiling')),
-      naive_eps: Math.round(best('naive')),
-      worker_to_ceiling: Number(medianRatio('worker', 'ceiling').toFixed(3)),
-      worker_to_naive: Number(medianRatio('worker', 'naive').toFixed(2)),
-      ceiling_to_naive: Number((best('ceiling') / best('naive')).toFixed(2)),
+      publish_eps: Math.round(m('publish')),
+      nats_bench_eps: Math.round(m('natsBench')),
+      publish_to_nats_bench: Number(median(ratio('publish', 'natsBench')).toFixed(3)),
+      generator_eps: Math.round(m('generator')),
+      generator_to_publish: Number(median(ratio('generator', 'publish')).toFixed(3)),
+      put_rps: Math.round(m('put')),
+      put_to_publish: Number(median(ratio('put', 'publish')).toFixed(3)),
+      worker_eps: Math.round(m('worker')),
+      ceiling_eps: Math.round(m('ceiling')),
+      worker_to_ceiling: Number(median(ratio('worker', 'ceiling')).toFixed(3)),
       e2e_p50_ms: Number(e2e.p50.toFixed(3)),
       e2e_p99_ms: Number(e2e.p99.toFixed(3)),
       e2e_samples: e2e.samples,
+      get_p99_ms_at_1000rps: getAt1000.p99,
+      get_rps_offered_1000: Math.round(getAt1000.rps),
+      get_max_rps: Math.round(getMax.rps),
+      get_p99_ms_at_max: getMax.p99,
+      worker_rss_mb: Number(proc.rssMb.toFixed(1)),
+      worker_ready_ms: Math.round(median(readies)),
+      worker_ready_ms_samples: readies.map(Math.round),
+      spreads: {
+        publish_to_nats_bench: spread(ratio('publish', 'natsBench')),
+        generator_to_publish: spread(ratio('generator', 'publish')),
+        put_to_publish: spread(ratio('put', 'publish')),
+        worker_to_ceiling: spread(ratio('worker', 'ceiling')),
+      },
       rounds,
       params: {
-        events: N,
-        naive_events: N_NAIVE,
-        rounds: ROUNDS,
-        batch_size: BATCH_SIZE,
-        apply_concurrency: APPLY_CONCURRENCY,
-        e2e_rate: E2E_RATE,
-        e2e_seconds: E2E_SECONDS,
+        quick: settings.quick,
+        rounds: settings.rounds,
+        events: settings.events,
+        publish_events: settings.publishEvents,
+        event_bytes: EVENT_BYTES,
+        http_seconds: settings.httpSeconds,
+        e2e_seconds: settings.e2eSeconds,
+        batch_size: settings.worker.batchSize,
+        apply_concurrency: settings.worker.applyConcurrency,
       },
       machine: {
         cpus: cpus().length,
         node: process.version,
         nats_server: version('nats-server', ['--version']),
+        natscli: version('nats', ['--version']),
         redis_server: version('redis-server', ['--version']),
       },
       at: new Date().toISOString(),
     };
-    const targets = [
-      ['worker / ceiling', result.worker_to_ceiling, '>= 0.8', result.worker_to_ceiling >= 0.8],
-      ['worker / naive', result.worker_to_naive, '>= 8', result.worker_to_naive >= 8],
-      ['e2e p99 (ms)', result.e2e_p99_ms, '<= 5', result.e2e_p99_ms <= 5],
-    ] as const;
-    const rows: Array<[string, string]> = [
-      ['ceiling (pull+ack)', `${result.ceiling_eps} events/s`],
-      ['naive (await write, ack)', `${result.naive_eps} events/s`],
-      ['kvflow worker', `${result.worker_eps} events/s`],
-      ['ceiling / naive', `${result.ceiling_to_naive} (the most worker/naive can be here)`],
-      [
-        'e2e latency p50 / p99',
-        `${result.e2e_p50_ms} / ${result.e2e_p99_ms} ms (${e2e.samples} events at ${E2E_RATE}/s)`,
-      ],
+    const k = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
+    const rows: Row[] = [
+      {
+        figure: 'publish / nats bench',
+        kvflow: k(result.publish_eps),
+        anchor: k(result.nats_bench_eps),
+        value: result.publish_to_nats_bench,
+        target: { op: '>=', limit: 0.8 },
+        rounds: ratio('publish', 'natsBench'),
+      },
+      {
+        figure: 'generator / publish',
+        kvflow: k(result.generator_eps),
+        anchor: k(result.publish_eps),
+        value: result.generator_to_publish,
+        target: { op: '>=', limit: 0.9 },
+        rounds: ratio('generator', 'publish'),
+      },
+      {
+        figure: 'PUT (64 conn) / publish',
+        kvflow: k(result.put_rps),
+        anchor: k(result.publish_eps),
+        value: result.put_to_publish,
+        target: { op: '>=', limit: 0.4 },
+        rounds: ratio('put', 'publish'),
+      },
+      {
+        figure: 'worker / pull+ack ceiling',
+        kvflow: k(result.worker_eps),
+        anchor: k(result.ceiling_eps),
+        value: result.worker_to_ceiling,
+        target: { op: '>=', limit: 0.9 },
+        rounds: ratio('worker', 'ceiling'),
+      },
+      {
+        figure: 'e2e p99 at 1,000/s (ms)',
+        kvflow: `p50 ${result.e2e_p50_ms} ms`,
+        anchor: '',
+        value: result.e2e_p99_ms,
+        target: { op: '<=', limit: 2 },
+      },
+      {
+        figure: 'GET p99 at 1,000 req/s (ms)',
+        kvflow: `${k(result.get_rps_offered_1000)}, 1,000 conn`,
+        anchor: 'seed 001: 16 ms',
+        value: result.get_p99_ms_at_1000rps,
+        target: { op: '<=', limit: 5 },
+      },
+      {
+        figure: 'GET max req/s (64 conn)',
+        kvflow: `p99 ${result.get_p99_ms_at_max} ms`,
+        anchor: '',
+        value: result.get_max_rps,
+        target: null,
+      },
+      {
+        figure: 'worker RSS at full load (MB)',
+        kvflow: '',
+        anchor: '',
+        value: result.worker_rss_mb,
+        target: { op: '<=', limit: 100 },
+      },
+      {
+        figure: 'worker start to /readyz (ms)',
+        kvflow: `samples ${result.worker_ready_ms_samples.join(', ')}`,
+        anchor: '',
+        value: result.worker_ready_ms,
+        target: { op: '<=', limit: 300 },
+      },
     ];
-    console.log('\nkvflow benchmark (throughput: best round of each; ratios: median of per-round ratios)');
-    for (const [k, v] of rows) console.log(`  ${k.padEnd(26)} ${v}`);
-    console.log('\ntargets');
-    for (const [k, v, want, ok] of targets)
-      console.log(`  ${k.padEnd(26)} ${String(v).padEnd(10)} ${want.padEnd(8)} ${ok ? 'met' : 'NOT met'}`);
-    const dir = resolve(import.meta.dirname, '../results');
+    console.log(
+      `\nkvflow benchmark, ${result.at.slice(0, 10)}, ${result.machine.cpus} CPUs, Node ${process.version} ` +
+        `(values: medians over ${settings.rounds} rounds; in brackets: the per-round range)\n`,
+    );
+    console.log(table(rows));
+    const dir = resolve(ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(resolve(dir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`\nwrote ${resolve(dir, 'latest.json')}`);
+    const file = resolve(dir, settings.quick ? 'quick.json' : 'latest.json');
+    writeFileSync(
+      file,
+      `${JSON.stringify({ ...result, table: rows.map((r) => ({ ...r, met: met(r) })) }, null, 2)}\n`,
+    );
+    console.log(`\nwrote ${file}`);
+    if (!settings.quick) {
+      const svg = resolve(ROOT, 'docs/benchmark.svg');
+      writeFileSync(
+        svg,
+        svgChart(rows, `kvflow benchmark ${result.at.slice(0, 10)} (${result.machine.cpus} CPUs)`),
+      );
+      console.log(`wrote ${svg}`);
+    }
   } finally {
     await nc.close();
     redis.disconnect();

@@ -1,0 +1,126 @@
+import { applyFenced, type NatsConnection, type Redis, type StreamSettings } from '@kvflow/common';
+import {
+  freePort,
+  httpReady,
+  type NatsServer,
+  type RedisServer,
+  type Service,
+  spawnService,
+} from '@kvflow/testkit';
+import { jetstreamManager } from '@nats-io/jetstream';
+import autocannon from 'autocannon';
+
+export interface Producer {
+  port: number;
+  service: Service;
+  stop(): Promise<void>;
+}
+
+/** The producer as deployed (`producer/dist/main.js`), writing into `s`. */
+export async function startProducer(
+  nats: NatsServer,
+  redis: RedisServer,
+  s: StreamSettings,
+): Promise<Producer> {
+  const port = await freePort();
+  const service = spawnService('producer/dist/main.js', {
+    PATH: process.env.PATH ?? '',
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    LOG_LEVEL: 'warn',
+    PROVISION: 'false',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(port),
+    BACKLOG_POLL_MS: '0',
+    STREAM_NAME: s.stream,
+    STREAM_SUBJECT: s.subject,
+    DLQ_STREAM_NAME: s.dlqStream,
+    DLQ_SUBJECT: s.dlqSubject,
+  });
+  const deadline = Date.now() + 20_000;
+  while (!(await httpReady(port))) {
+    if (Date.now() > deadline || service.child.exitCode !== null)
+      throw new Error(`producer did not become ready: ${service.output()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    port,
+    service,
+    stop: async () => {
+      service.child.kill('SIGTERM');
+      await service.exited;
+    },
+  };
+}
+
+async function lastSeq(nc: NatsConnection, s: StreamSettings): Promise<number> {
+  return (await (await jetstreamManager(nc)).streams.info(s.stream)).state.last_seq;
+}
+
+async function setRate(port: number, rate: number): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/rate?rate=${rate}`, { method: 'PUT' });
+  if (!res.ok) throw new Error(`PUT /rate answered ${res.status}: ${await res.text()}`);
+}
+
+/** The rate generator asked for far more than it can do: events/s the stream actually stored. */
+export async function generatorRate(nc: NatsConnection, p: Producer, s: StreamSettings, seconds: number) {
+  await setRate(p.port, 1_000_000);
+  await new Promise((r) => setTimeout(r, 1_000)); // ramp-up
+  const from = await lastSeq(nc, s);
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const to = await lastSeq(nc, s);
+  const eps = (to - from) / ((performance.now() - started) / 1000);
+  await setRate(p.port, 0);
+  await new Promise((r) => setTimeout(r, 500)); // let in-flight publishes settle
+  return eps;
+}
+
+function run(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+/** `PUT /keys/:key` with 100-byte values from 64 connections: requests/s answered 202. */
+export async function putRate(p: Producer, seconds: number): Promise<number> {
+  let i = 0;
+  const result = await run({
+    url: `http://127.0.0.1:${p.port}`,
+    connections: 64,
+    duration: seconds,
+    method: 'PUT',
+    headers: { 'content-type': 'text/plain' },
+    body: 'v'.repeat(100),
+    requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, path: `/keys/k${i++ % 10_000}` }) }],
+  });
+  if (result.non2xx > 0) throw new Error(`PUT benchmark: ${result.non2xx} answers were not 2xx`);
+  return result.requests.average;
+}
+
+/** Writes 10,000 keys straight into Redis (the applied state the read side serves). */
+export async function seedKeys(redis: Redis, n = 10_000): Promise<void> {
+  for (let from = 0; from < n; from += 1000) {
+    const writes = Array.from({ length: Math.min(1000, n - from) }, (_, j) => ({
+      key: `g${from + j}`,
+      op: 'set' as const,
+      value: 'v'.repeat(100),
+      seq: 1,
+    }));
+    await applyFenced(redis, writes, 60_000);
+  }
+}
+
+/** `GET /keys/:key` over the seeded keys, at a fixed offered rate (or as fast as possible when `rate` is 0). */
+export async function getLoad(p: Producer, seconds: number, connections: number, rate: number) {
+  let i = 0;
+  const result = await run({
+    url: `http://127.0.0.1:${p.port}`,
+    connections,
+    duration: seconds,
+    ...(rate > 0 ? { overallRate: rate } : {}),
+    requests: [{ setupRequest: (req: autocannon.Request) => ({ ...req, path: `/keys/g${i++ % 10_000}` }) }],
+  });
+  if (result.non2xx > 0) throw new Error(`GET benchmark: ${result.non2xx} answers were not 2xx`);
+  return { rps: result.requests.average, p99: result.latency.p99, p50: result.latency.p50 };
+}

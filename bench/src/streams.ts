@@ -1,0 +1,56 @@
+import {
+  type NatsConnection,
+  newEvent,
+  type Publisher,
+  parseEnv,
+  provision,
+  type StreamSettings,
+  streamEnv,
+  streamSettings,
+} from '@kvflow/common';
+import { jetstreamManager } from '@nats-io/jetstream';
+
+let counter = 0;
+
+/** A new stream, dead-letter stream and durable consumer, named apart from every other round's. */
+export async function freshStream(nc: NatsConnection): Promise<StreamSettings> {
+  const name = `BENCH${++counter}`;
+  const s = streamSettings(
+    parseEnv(streamEnv, {
+      STREAM_NAME: name,
+      STREAM_SUBJECT: `bench.${name}`,
+      DLQ_STREAM_NAME: `${name}_DLQ`,
+      DLQ_SUBJECT: `bench.${name}.dlq`,
+      MAX_ACK_PENDING: '100000',
+    }),
+  );
+  await provision(nc, s);
+  return s;
+}
+
+/** The payload every publishing figure uses: a set of a 64-byte value, as the rate generator makes them. */
+export const VALUE = 'x'.repeat(64);
+
+/** Publishes `n` events as fast as the publisher takes them; resolves with events/s. */
+export async function publishAll(publisher: Publisher, n: number, keySpace = 10_000): Promise<number> {
+  const started = performance.now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    pending.push(
+      publisher.publish(newEvent({ op: 'set', key: `k${i % keySpace}`, value: VALUE, src: 'generator' })),
+    );
+    if (pending.length >= 8192) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+  return n / ((performance.now() - started) / 1000);
+}
+
+/** Waits until the durable consumer acknowledged the first `n` messages. */
+export async function untilAcked(nc: NatsConnection, s: StreamSettings, n: number): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (;;) {
+    const info = await jsm.consumers.info(s.stream, s.consumer);
+    if (info.ack_floor.stream_seq >= n) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
