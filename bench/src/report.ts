@@ -50,7 +50,7 @@ export function table(rows: Row[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
-function escape(s: string): string {
+function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -74,14 +74,14 @@ export function svgChart(rows: Row[], title: string): string {
     const y = top + i * (barH + 10);
     const colour = met(r) ? '#2e7d32' : '#c62828';
     return [
-      `<text x="${left - 8}" y="${y + 15}" text-anchor="end" font-size="12">${escape(r.figure)}</text>`,
+      `<text x="${left - 8}" y="${y + 15}" text-anchor="end" font-size="12">${xmlEscape(r.figure)}</text>`,
       `<rect x="${left}" y="${y}" width="${(x(score) - left).toFixed(1)}" height="${barH}" fill="${colour}"/>`,
-      `<text x="${(x(score) + 4).toFixed(1)}" y="${y + 15}" font-size="11">${escape(`${fmt(r.value)} (${t.op} ${t.limit})`)}</text>`,
+      `<text x="${(x(score) + 4).toFixed(1)}" y="${y + 15}" font-size="11">${xmlEscape(`${fmt(r.value)} (${t.op} ${t.limit})`)}</text>`,
     ].join('');
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
-<text x="${left}" y="24" font-size="15" font-weight="bold">${escape(title)}</text>
+<text x="${left}" y="24" font-size="15" font-weight="bold">${xmlEscape(title)}</text>
 <text x="${left}" y="40" font-size="11" fill="#555">bar = value relative to its target (1.0 = target met exactly; longer is better; capped at ${scaleMax})</text>
 ${bars.join('\n')}
 <line x1="${x(1)}" y1="${top - 6}" x2="${x(1)}" y2="${height - 30}" stroke="#000" stroke-dasharray="4 3"/>

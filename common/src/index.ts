@@ -1,7 +1,9 @@
-// The shared runtime of kvflow, in the order an event meets it: settings, the event contract, publishing to
-// the stream, the stream itself (provisioning, lag, replay, dead letters), the fenced apply to Redis, and the
-// process plumbing every service shares (logs, metrics, readiness, ops endpoints).
+// The shared runtime of kvflow: settings (config, settings, rate-profile), the event contract (event), publishing
+// (publisher, ack-window), the stream (provision, lag, stream-replay, rebuild, dead-letters), the fenced apply to
+// Redis (redis, kv-store), and the process plumbing every service shares (backoff, logger, metrics, readiness,
+// ops-server). The README's "How an event flows" table gives the order an event meets them.
 
+export * from './ack-window.js';
 export * from './backoff.js';
 export * from './config.js';
 export * from './dead-letters.js';
@@ -13,7 +15,6 @@ export * from './metrics.js';
 export * from './nats.js';
 export * from './ops-server.js';
 export * from './provision.js';
-export * from './ack-window.js';
 export * from './publisher.js';
 export * from './rate-profile.js';
 export * from './readiness.js';
