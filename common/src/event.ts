@@ -24,6 +24,11 @@ interface EventBase {
 export interface SetEvent extends EventBase {
   op: 'set';
   value: string;
+  /**
+   * The value's media type as the writer declared it (`application/json`, `text/csv`, …): lower case, no
+   * parameters. Optional: events without it (and every event written before it existed) are untyped values.
+   */
+  ct?: string;
 }
 export interface DeleteEvent extends EventBase {
   op: 'del';
@@ -32,8 +37,16 @@ export type KvEvent = SetEvent | DeleteEvent;
 
 export type Decoded = { ok: true; event: KvEvent } | { ok: false; reason: string };
 
-// Whitespace (including Unicode spaces) and control characters.
-const FORBIDDEN_KEY_CHARS = /[\s\p{Cc}]/u;
+/**
+ * The characters a key must not contain, as one regular-expression character class body: whitespace as
+ * JavaScript's `\s` defines it (including Unicode spaces and U+FEFF) and control characters (`\p{Cc}`), spelled
+ * out as ranges so the same class works in any regex dialect (the OpenAPI document's key pattern uses it).
+ */
+export const KEY_FORBIDDEN_CLASS =
+  '\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+/** A whole key as a pattern (length in bytes is checked separately: no regex can count UTF-8 bytes). */
+export const KEY_PATTERN = `^[^${KEY_FORBIDDEN_CLASS}]+$`;
+const FORBIDDEN_KEY_CHARS = new RegExp(`[${KEY_FORBIDDEN_CLASS}]`, 'u');
 
 /** True when every character is printable ASCII (0x21-0x7E): no whitespace, no control, one byte each. */
 function isPrintableAscii(s: string): boolean {
@@ -67,9 +80,23 @@ export function valueProblem(value: string, maxBytes: number): string | null {
   return null;
 }
 
+/** Longest content type a set event may carry (RFC 6838 allows 127 characters for each of type and subtype). */
+export const CONTENT_TYPE_MAX_LENGTH = 255;
+// type "/" subtype, both RFC 9110 tokens, lower case; no parameters.
+const CONTENT_TYPE = /^[a-z0-9!#$%&'*+.^_`|~-]+\/[a-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/** Returns why `ct` is not a valid event content type, or null when it is. */
+export function contentTypeProblem(ct: unknown): string | null {
+  if (typeof ct !== 'string') return 'content type is not a string';
+  if (ct.length > CONTENT_TYPE_MAX_LENGTH)
+    return `content type is ${ct.length} characters; the maximum is ${CONTENT_TYPE_MAX_LENGTH}`;
+  if (!CONTENT_TYPE.test(ct)) return `content type ${JSON.stringify(ct)} is not a lower-case "type/subtype"`;
+  return null;
+}
+
 /** What a writer says; `newEvent` adds the version, the id and the time. */
 export type EventInput =
-  | { op: 'set'; key: string; value: string; src: EventSource }
+  | { op: 'set'; key: string; value: string; contentType?: string | undefined; src: EventSource }
   | { op: 'del'; key: string; src: EventSource };
 
 /**
@@ -78,9 +105,18 @@ export type EventInput =
  */
 export function newEvent(input: EventInput, ts = Date.now()): KvEvent {
   const id = randomUUID();
-  return input.op === 'set'
-    ? { v: EVENT_VERSION, id, op: 'set', key: input.key, value: input.value, ts, src: input.src }
-    : { v: EVENT_VERSION, id, op: 'del', key: input.key, ts, src: input.src };
+  if (input.op === 'del') return { v: EVENT_VERSION, id, op: 'del', key: input.key, ts, src: input.src };
+  const event: SetEvent = {
+    v: EVENT_VERSION,
+    id,
+    op: 'set',
+    key: input.key,
+    value: input.value,
+    ts,
+    src: input.src,
+  };
+  if (input.contentType !== undefined) event.ct = input.contentType;
+  return event;
 }
 
 export function encodeEvent(event: KvEvent): Uint8Array {
@@ -105,7 +141,7 @@ export function decodeEvent(data: Uint8Array, valueMaxBytes: number): Decoded {
 export function validateEvent(x: unknown, valueMaxBytes: number): Decoded {
   if (!isRecord(x)) return { ok: false, reason: 'event is not a JSON object' };
   if (x.v !== EVENT_VERSION) return { ok: false, reason: `unknown event version ${JSON.stringify(x.v)}` };
-  const { id, op, key, value, ts, src } = x;
+  const { id, op, key, value, ts, src, ct } = x;
   if (typeof id !== 'string' || id.length === 0 || id.length > 128) return { ok: false, reason: 'bad id' };
   if (typeof key !== 'string') return { ok: false, reason: 'key is not a string' };
   const badKey = keyProblem(key);
@@ -117,10 +153,17 @@ export function validateEvent(x: unknown, valueMaxBytes: number): Decoded {
     if (typeof value !== 'string') return { ok: false, reason: 'set event without a string value' };
     const badValue = valueProblem(value, valueMaxBytes);
     if (badValue) return { ok: false, reason: badValue };
-    return { ok: true, event: { v: 1, id, op, key, value, ts, src: src as EventSource } };
+    const event: SetEvent = { v: 1, id, op, key, value, ts, src: src as EventSource };
+    if (ct !== undefined) {
+      const badType = contentTypeProblem(ct);
+      if (badType) return { ok: false, reason: badType };
+      event.ct = ct as string;
+    }
+    return { ok: true, event };
   }
   if (op === 'del') {
     if (value !== undefined) return { ok: false, reason: 'del event must not carry a value' };
+    if (ct !== undefined) return { ok: false, reason: 'del event must not carry a content type' };
     return { ok: true, event: { v: 1, id, op, key, ts, src: src as EventSource } };
   }
   return { ok: false, reason: `unknown op ${JSON.stringify(op)}` };

@@ -1,44 +1,62 @@
+import calculateSlot from 'cluster-key-slot';
 import type { ChainableCommander, Redis, Result } from 'ioredis';
 import type { KvEvent } from './event.js';
 
 /**
  * The Redis side of the pipeline: how a key is stored, the sequence-fenced apply, and the reads.
  *
- * Each user key is one Redis hash `kv:<key>` with field `s` (the stream sequence of the last applied event) and
- * field `v` (the value; absent for a tombstone). One script call touches exactly one Redis key, so it is valid on
- * Redis Cluster without hash tags.
+ * Each user key is one Redis hash `kv:<key>` with field `s` (the stream sequence of the last applied event, the
+ * fence), field `v` (the value; absent for a tombstone) and field `t` (the value's media type; absent for untyped
+ * values and tombstones). One script call touches the keys of one hash slot only, so it is valid on Redis
+ * Cluster without hash tags.
  */
 
 export const KEY_PREFIX = 'kv:';
 const FIELD_SEQ = 's';
 const FIELD_VALUE = 'v';
+const FIELD_TYPE = 't';
 
-// Returns 1 when the event was applied, 0 when it was stale (its sequence is not newer than the stored one).
-// A delete keeps a tombstone (the sequence, no value) with a TTL so a late, older write cannot resurrect the key.
+// Applies a group of writes, KEYS[i] with ARGV[4i-3..4i] = op, seq, value, content type ('' = untyped: a set
+// without a type drops an old one); the last ARGV is the tombstone TTL (ms). Returns, per write, 1 when it was
+// applied and 0 when it was stale (its sequence is not newer than the stored one). A delete keeps a tombstone (the
+// sequence, no value) with a TTL, so a late, older write cannot resurrect the key.
 const APPLY_LUA = `
-local seq = tonumber(ARGV[2])
-local current = tonumber(redis.call('HGET', KEYS[1], '${FIELD_SEQ}') or '0')
-if seq <= current then return 0 end
-if ARGV[1] == 'set' then
-  redis.call('HSET', KEYS[1], '${FIELD_SEQ}', ARGV[2], '${FIELD_VALUE}', ARGV[3])
-  redis.call('PERSIST', KEYS[1])
-else
-  redis.call('HSET', KEYS[1], '${FIELD_SEQ}', ARGV[2])
-  redis.call('HDEL', KEYS[1], '${FIELD_VALUE}')
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local ttl = ARGV[#ARGV]
+local out = {}
+for i = 1, #KEYS do
+  local k = KEYS[i]
+  local a = (i - 1) * 4
+  local seq = tonumber(ARGV[a + 2])
+  local current = tonumber(redis.call('HGET', k, '${FIELD_SEQ}') or '0')
+  if seq <= current then
+    out[i] = 0
+  else
+    if ARGV[a + 1] == 'set' then
+      if ARGV[a + 4] == '' then
+        redis.call('HSET', k, '${FIELD_SEQ}', ARGV[a + 2], '${FIELD_VALUE}', ARGV[a + 3])
+        redis.call('HDEL', k, '${FIELD_TYPE}')
+      else
+        redis.call('HSET', k, '${FIELD_SEQ}', ARGV[a + 2], '${FIELD_VALUE}', ARGV[a + 3], '${FIELD_TYPE}', ARGV[a + 4])
+      end
+      redis.call('PERSIST', k)
+    else
+      redis.call('HSET', k, '${FIELD_SEQ}', ARGV[a + 2])
+      redis.call('HDEL', k, '${FIELD_VALUE}', '${FIELD_TYPE}')
+      redis.call('PEXPIRE', k, ttl)
+    end
+    out[i] = 1
+  end
 end
-return 1
+return out
 `;
+
+/** Writes per script call: enough to amortize the call, small enough not to hold Redis up for long. */
+const GROUP_MAX = 256;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    kvflowApply(
-      key: string,
-      op: 'set' | 'del',
-      seq: number,
-      value: string,
-      tombstoneTtlMs: number,
-    ): Result<number, Context>;
+    /** numkeys, the keys, then op, seq, value, content type per key, then the tombstone TTL. */
+    kvflowApply(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number[], Context>;
   }
 }
 
@@ -46,6 +64,8 @@ export interface FencedWrite {
   key: string;
   op: 'set' | 'del';
   value?: string | undefined;
+  /** The value's media type (sets only); undefined = untyped. */
+  contentType?: string | undefined;
   /** Stream sequence of the event: the fence. */
   seq: number;
 }
@@ -54,9 +74,10 @@ export type ApplyOutcome = 'applied' | 'stale';
 
 /** An event as the fenced apply needs it: its stream sequence is the fence. */
 export function toFencedWrite(event: KvEvent, seq: number): FencedWrite {
-  return event.op === 'set'
+  if (event.op === 'del') return { key: event.key, op: 'del', seq };
+  return event.ct === undefined
     ? { key: event.key, op: 'set', value: event.value, seq }
-    : { key: event.key, op: 'del', seq };
+    : { key: event.key, op: 'set', value: event.value, contentType: event.ct, seq };
 }
 
 export function redisKey(key: string): string {
@@ -67,13 +88,33 @@ const scripted = new WeakSet<Redis>();
 
 function ensureScript(redis: Redis): void {
   if (scripted.has(redis)) return;
-  redis.defineCommand('kvflowApply', { numberOfKeys: 1, lua: APPLY_LUA });
+  redis.defineCommand('kvflowApply', { lua: APPLY_LUA });
   scripted.add(redis);
 }
 
 /**
- * Applies writes in one pipeline (one round trip), in order. Throws if Redis fails any of them; the caller then
- * retries the whole batch later, which is safe because every write is fenced by its sequence.
+ * Splits a batch into script calls. One call may only touch keys of one hash slot on Redis Cluster, so there the
+ * writes are grouped by slot; a single Redis has no slots and takes the batch in groups of GROUP_MAX. Order is
+ * kept within a group, and groups of one key never interleave, so every key sees its writes in batch order.
+ */
+function scriptGroups(redis: Redis, keys: string[]): number[][] {
+  const bySlot = new Map<number, number[]>();
+  keys.forEach((k, i) => {
+    const slot = redis.isCluster ? calculateSlot(k) : 0;
+    const group = bySlot.get(slot);
+    if (group) group.push(i);
+    else bySlot.set(slot, [i]);
+  });
+  const groups: number[][] = [];
+  for (const indexes of bySlot.values())
+    for (let i = 0; i < indexes.length; i += GROUP_MAX) groups.push(indexes.slice(i, i + GROUP_MAX));
+  return groups;
+}
+
+/**
+ * Applies writes in one pipeline (one round trip): a script call per group of keys (see scriptGroups), each write
+ * fenced by its sequence. Throws if Redis fails any of them; the caller then retries the whole batch later, which
+ * is safe because every write is fenced.
  */
 export async function applyFenced(
   redis: Redis,
@@ -82,19 +123,82 @@ export async function applyFenced(
 ): Promise<ApplyOutcome[]> {
   if (writes.length === 0) return [];
   ensureScript(redis);
+  const keys = writes.map((w) => redisKey(w.key));
+  const groups = scriptGroups(redis, keys);
   const pipeline: ChainableCommander = redis.pipeline();
-  for (const w of writes) pipeline.kvflowApply(redisKey(w.key), w.op, w.seq, w.value ?? '', tombstoneTtlMs);
+  for (const group of groups) {
+    const args: (string | number)[] = [];
+    for (const i of group) args.push(keys[i] as string);
+    for (const i of group) {
+      const w = writes[i] as FencedWrite;
+      args.push(w.op, w.seq, w.value ?? '', w.contentType ?? '');
+    }
+    args.push(tombstoneTtlMs);
+    pipeline.kvflowApply(group.length, ...args);
+  }
   const replies = await pipeline.exec();
   if (!replies) throw new Error('redis pipeline was discarded');
-  return replies.map(([err, reply], i) => {
-    if (err)
-      throw new Error(`redis rejected write ${i + 1}/${writes.length}: ${err.message}`, { cause: err });
-    return reply === 1 ? 'applied' : 'stale';
+  const outcomes: ApplyOutcome[] = new Array(writes.length);
+  replies.forEach(([err, reply], g) => {
+    if (err) throw new Error(`redis rejected a group of writes: ${err.message}`, { cause: err });
+    const group = groups[g] as number[];
+    (reply as number[]).forEach((r, j) => {
+      outcomes[group[j] as number] = r === 1 ? 'applied' : 'stale';
+    });
   });
+  return outcomes;
 }
 
 export async function readValue(redis: Redis, key: string): Promise<string | null> {
   return redis.hget(redisKey(key), FIELD_VALUE);
+}
+
+/** A key as stored: its value (null when absent or deleted), media type, and applied sequence (0 = never). */
+export interface StoredEntry {
+  value: string | null;
+  /** The media type the writer declared; null for untyped values (served as text/plain). */
+  contentType: string | null;
+  /** The stream sequence of the last event applied to this key, kept by a delete's tombstone too. */
+  seq: number;
+}
+
+/** Reads a key's value, media type and applied sequence in one round trip. */
+export async function readEntry(redis: Redis, key: string): Promise<StoredEntry> {
+  const [seq, value, contentType] = await redis.hmget(redisKey(key), FIELD_SEQ, FIELD_VALUE, FIELD_TYPE);
+  return { value: value ?? null, contentType: contentType ?? null, seq: seq ? Number(seq) : 0 };
+}
+
+/** The largest SCAN cursor: Redis cursors are unsigned 64-bit integers. */
+export const SCAN_CURSOR_MAX = 18_446_744_073_709_551_615n;
+
+/**
+ * A regular expression (as a string, for JSON schema too) matching exactly the decimal integers from 0 to `max`
+ * without leading zeros. Built digit by digit: shorter numbers, then each prefix of `max` followed by a smaller
+ * digit and any digits, then `max` itself.
+ */
+export function decimalAtMostPattern(max: bigint): string {
+  const m = max.toString();
+  const n = m.length;
+  const alts = ['0'];
+  if (n > 1) alts.push(n === 2 ? '[1-9]' : `[1-9][0-9]{0,${n - 2}}`);
+  for (let i = 0; i < n; i++) {
+    const d = Number(m[i]);
+    const lo = i === 0 ? 1 : 0;
+    if (d - 1 < lo) continue;
+    const digit = d - 1 === lo ? String(lo) : `[${lo}-${d - 1}]`;
+    const rest = n - i - 1;
+    alts.push(`${m.slice(0, i)}${digit}${rest === 0 ? '' : rest === 1 ? '[0-9]' : `[0-9]{${rest}}`}`);
+  }
+  alts.push(m);
+  return `^(?:${[...new Set(alts)].join('|')})$`;
+}
+
+/** The listing cursor's rule as a pattern: a decimal unsigned 64-bit integer, no leading zeros. */
+export const SCAN_CURSOR_PATTERN = decimalAtMostPattern(SCAN_CURSOR_MAX);
+
+/** True when `cursor` is a valid listing cursor (what SCAN accepts, in canonical form). */
+export function isScanCursor(cursor: string): boolean {
+  return /^(?:0|[1-9][0-9]*)$/.test(cursor) && cursor.length <= 20 && BigInt(cursor) <= SCAN_CURSOR_MAX;
 }
 
 export interface KeyPage {
@@ -117,6 +221,8 @@ export async function listKeys(
   cursor: string,
   limit: number,
 ): Promise<KeyPage> {
+  if (!isScanCursor(cursor))
+    throw new RangeError(`cursor ${JSON.stringify(cursor)} is not an unsigned 64-bit integer`);
   const match = `${globEscape(KEY_PREFIX + prefix)}*`;
   const found: string[] = [];
   let next = cursor;

@@ -33,7 +33,7 @@ export function eventStreamConfig(s: StreamSettings): WithName<StreamConfig> {
     num_replicas: s.replicas,
     max_age: nanos(s.maxAgeMs),
     max_bytes: s.maxBytes,
-    // With a size limit, a full stream rejects new writes (the API answers 503) instead of silently dropping
+    // With a size limit, a full stream rejects new writes (the API answers 507 stream_full) instead of silently dropping
     // events no worker has applied yet.
     discard: DiscardPolicy.New,
     duplicate_window: nanos(s.duplicateWindowMs),

@@ -26,6 +26,37 @@ export class PublishUnavailableError extends Error {
   }
 }
 
+/**
+ * JetStream API error codes (`err_code`) with which a server refuses to store a message for a lasting reason:
+ * retrying soon cannot help, only old events ageing out (`max_age`) or an operator making room.
+ * - 10077 JSStreamStoreFailedF: the stream's store refused it: `maximum bytes exceeded` / `maximum messages
+ *   exceeded` with discard=new (our STREAM_MAX_BYTES), or the store itself failed;
+ * - 10047 JSStorageResourcesExceededErr, 10028 JSMemoryResourcesExceededErr: the server's JetStream storage is full;
+ * - 10002 JSAccountResourcesExceededErr: the account's JetStream limits are reached.
+ */
+export const STREAM_FULL_API_CODES: ReadonlySet<number> = new Set([10077, 10047, 10028, 10002]);
+
+/** True for a JetStream refusal that lasts (see STREAM_FULL_API_CODES), recognized by its API error code. */
+export function isStreamFullError(err: unknown): err is JetStreamApiError {
+  return err instanceof JetStreamApiError && STREAM_FULL_API_CODES.has(err.code);
+}
+
+/**
+ * The stream refused the event because it (or the server's storage) is full: a lasting condition, not an outage.
+ * Not retried; the API answers 507 `stream_full`.
+ */
+export class StreamFullError extends Error {
+  constructor(
+    message: string,
+    /** The JetStream API error code (`err_code`). */
+    readonly apiCode: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'StreamFullError';
+  }
+}
+
 export interface Published {
   seq: number;
   /** True when the stream had already stored this id (a retry of an event that did get through). */
@@ -101,6 +132,8 @@ export class Publisher {
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       this.metrics?.failed(event.src);
+      if (isStreamFullError(err))
+        throw new StreamFullError(`the stream refused the event: ${err.message}`, err.code, { cause: err });
       throw new PublishUnavailableError(`publish failed: ${(err as Error).message}`, 2, { cause: err });
     } finally {
       this.release();

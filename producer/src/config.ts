@@ -1,4 +1,5 @@
 import {
+  ConfigError,
   type ConnectionSettings,
   connectionEnv,
   connectionSettings,
@@ -25,6 +26,7 @@ export const producerEnv = {
   HTTP_HOST: env.string('0.0.0.0'),
   HTTP_PORT: env.int(8080, 0, 65535),
   API_TOKEN: env.optionalString(),
+  API_TOKEN_READS: env.bool(false),
   RATE: rateEnv('rate'),
   PROFILE: env.oneOf('constant', PROFILE_KINDS),
   STEP_RATE: rateEnv('stepRate'),
@@ -55,20 +57,26 @@ export interface ProducerConfig {
   httpHost: string;
   httpPort: number;
   apiToken: string | undefined;
+  /** Reads need the token too (only with apiToken). */
+  apiTokenReads: boolean;
   generator: GeneratorSettings;
   publish: { maxInFlight: number; timeoutMs: number; retries: number };
   backlogPollMs: number;
   provision: boolean;
 }
 
-export const producerSettings = defineSettings(
-  producerEnv,
-  (e): ProducerConfig => ({
+export const producerSettings = defineSettings(producerEnv, (e): ProducerConfig => {
+  if (e.API_TOKEN_READS && !e.API_TOKEN)
+    throw new ConfigError([
+      'API_TOKEN_READS="true" is invalid: expected API_TOKEN to be set too (reads cannot need a token that does not exist)',
+    ]);
+  return {
     connection: connectionSettings(e),
     stream: streamSettings(e),
     httpHost: e.HTTP_HOST,
     httpPort: e.HTTP_PORT,
     apiToken: e.API_TOKEN,
+    apiTokenReads: e.API_TOKEN_READS,
     generator: {
       profile: profileFrom({
         profile: e.PROFILE,
@@ -90,8 +98,8 @@ export const producerSettings = defineSettings(
     },
     backlogPollMs: e.BACKLOG_POLL_MS,
     provision: e.PROVISION,
-  }),
-);
+  };
+});
 
 export function loadProducerConfig(source: NodeJS.ProcessEnv = process.env): ProducerConfig {
   return producerSettings.parse(source);

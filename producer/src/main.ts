@@ -5,9 +5,11 @@ import {
   createLogger,
   createRegistry,
   loadSettings,
+  type NatsConnection,
   Publisher,
   provision,
   Readiness,
+  type Redis,
 } from '@kvflow/common';
 import { buildApi } from './api/build-api.js';
 import { monitorBacklog } from './backlog-monitor.js';
@@ -17,65 +19,82 @@ import { RateGenerator } from './rate-generator.js';
 
 const config = loadSettings(producerSettings, 'kvflow-producer');
 const log = createLogger('producer', config.connection.logLevel);
+const name = `kvflow-producer-${process.pid}`;
 
+/**
+ * The producer serves HTTP first and connects afterwards: `/healthz` answers at once (a liveness probe must not
+ * fail because NATS is slow to come up), `/readyz` reports each dependency, writes answer 503 until NATS is
+ * connected and the stream provisioned, reads 503 until Redis is connected. NATS and Redis connect
+ * independently, each retrying until it succeeds.
+ */
 async function main(): Promise<void> {
   const registry = createRegistry();
   const metrics = createProducerMetrics(registry);
   const readiness = new Readiness(['nats', 'redis']);
-  const nc = await connectNats(config.connection, log, `kvflow-producer-${process.pid}`, {
-    retryForever: true,
-  });
-  readiness.set('nats', true);
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') readiness.set('nats', false);
-      if (s.type === 'reconnect') readiness.set('nats', true);
-    }
-  })();
-  const redis = await connectRedis(config.connection, log, `kvflow-producer-${process.pid}`, {
-    retryForever: true,
-  });
-  readiness.set('redis', true);
-  redis.on('ready', () => readiness.set('redis', true));
-  redis.on('close', () => readiness.set('redis', false));
-  if (config.provision) log.info(await provision(nc, config.stream), 'stream and consumer provisioned');
+  let nc: NatsConnection | undefined;
+  let publisher: Publisher | undefined;
+  let redis: Redis | undefined;
+  let stopBacklog: () => void = () => undefined;
+  const generator = new RateGenerator(config.generator, () => publisher, log, metrics);
 
-  const publisher = new Publisher(
-    nc,
-    { subject: config.stream.subject, ...config.publish },
-    publisherMetrics(metrics),
-  );
-  const generator = new RateGenerator(config.generator, publisher, log, metrics);
-  const stopBacklog = monitorBacklog(nc, config.stream, config.backlogPollMs, metrics, log);
   const app = await buildApi({
-    publisher,
-    redis,
+    publisher: () => publisher,
+    redis: () => redis,
     registry,
     readiness,
     apiToken: config.apiToken,
+    apiTokenReads: config.apiTokenReads,
     valueMaxBytes: config.stream.valueMaxBytes,
+    log,
     generator,
   });
   await app.listen({ host: config.httpHost, port: config.httpPort }).catch((err: Error) => {
     throw new Error(`cannot listen on ${config.httpHost}:${config.httpPort}: ${err.message}`, { cause: err });
   });
   log.info({ url: `http://${config.httpHost}:${config.httpPort}`, docs: '/docs' }, 'API listening');
-  generator.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, inFlight: publisher.pending }, 'shutting down');
+    log.info({ signal, inFlight: publisher?.pending ?? 0 }, 'shutting down');
     generator.stop();
     stopBacklog();
     await app.close();
-    await nc.drain();
-    await redis.quit().catch(() => undefined);
+    await nc?.drain().catch(() => undefined);
+    await redis?.quit().catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  const connectingNats = (async () => {
+    const conn = await connectNats(config.connection, log, name, { retryForever: true });
+    nc = conn;
+    if (config.provision) log.info(await provision(conn, config.stream), 'stream and consumer provisioned');
+    publisher = new Publisher(
+      conn,
+      { subject: config.stream.subject, ...config.publish },
+      publisherMetrics(metrics),
+    );
+    readiness.set('nats', true);
+    void (async () => {
+      for await (const s of conn.status()) {
+        if (s.type === 'disconnect') readiness.set('nats', false);
+        if (s.type === 'reconnect') readiness.set('nats', true);
+      }
+    })();
+    stopBacklog = monitorBacklog(conn, config.stream, config.backlogPollMs, metrics, log);
+    if (!stopping) generator.start();
+  })();
+  const connectingRedis = (async () => {
+    const client = await connectRedis(config.connection, log, name, { retryForever: true });
+    client.on('ready', () => readiness.set('redis', true));
+    client.on('close', () => readiness.set('redis', false));
+    redis = client;
+    readiness.set('redis', true);
+  })();
+  await Promise.all([connectingNats, connectingRedis]);
 }
 
 main().catch((err: Error) => {

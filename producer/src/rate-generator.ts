@@ -27,13 +27,16 @@ export class RateGenerator {
   private lastTick = performance.now();
   private readonly acked: number[] = [];
   private readonly value: string;
+  private readonly publisher: () => Publisher | undefined;
 
   constructor(
     private readonly settings: GeneratorSettings,
-    private readonly publisher: Publisher,
+    /** The publisher, or an accessor for it (undefined while NATS is not connected: nothing is generated). */
+    publisher: Publisher | (() => Publisher | undefined),
     private readonly log: Logger,
     private readonly metrics?: ProducerMetrics,
   ) {
+    this.publisher = typeof publisher === 'function' ? publisher : () => publisher;
     this.profile = settings.profile;
     this.value = randomBytes(Math.ceil(settings.valueSize / 2))
       .toString('hex')
@@ -83,9 +86,14 @@ export class RateGenerator {
     this.metrics?.actualRate.set(this.actualRate(now));
     // Credit never exceeds one second of events: after a stall the generator resumes, it does not stampede.
     this.credit = Math.min(this.credit + rate * dt, Math.max(rate, 1));
-    while (this.credit >= 1 && this.publisher.hasCapacity) {
+    const publisher = this.publisher();
+    if (!publisher) {
+      this.credit = 0;
+      return;
+    }
+    while (this.credit >= 1 && publisher.hasCapacity) {
       this.credit -= 1;
-      this.publisher.publish(this.nextEvent()).then(
+      publisher.publish(this.nextEvent()).then(
         () => this.acked.push(performance.now()),
         () => undefined, // counted by the publisher's failure metric; the generator just falls behind
       );

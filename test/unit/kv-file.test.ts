@@ -7,7 +7,7 @@ describe('bulk import line format', () => {
     ['k two  spaced words ', { kind: 'pair', key: 'k', value: 'two  spaced words ' }],
     ['k\tv', { kind: 'pair', key: 'k', value: 'v' }],
     ['k v\r', { kind: 'pair', key: 'k', value: 'v' }],
-    ['k ', { kind: 'pair', key: 'k', value: '' }],
+    ['k ', { kind: 'malformed', reason: 'no value: expected "<key> <value>"' }],
     ['', { kind: 'blank' }],
     ['   ', { kind: 'blank' }],
     ['lonely', { kind: 'malformed', reason: 'no value: expected "<key> <value>"' }],

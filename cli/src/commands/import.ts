@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { newEvent, Publisher } from '@kvflow/common';
 import { type CliContext, CliError, EXIT } from '../context.js';
-import { parseKvLine } from '../kv-file.js';
+import { scanKvFile } from '../kv-file.js';
 import { Progress } from '../progress.js';
 
 export interface ImportSummary {
@@ -15,7 +14,7 @@ export interface ImportSummary {
   published: number;
   failed: number;
   malformed: number;
-  /** The first malformed lines, with 1-based line numbers. */
+  /** The first MAX_REPORTED_ERRORS malformed lines, with 1-based line numbers (`malformed` counts them all). */
   errors: Array<{ line: number; reason: string }>;
   seconds: number;
 }
@@ -52,26 +51,16 @@ export async function importFile(
     errors: [],
     seconds: 0,
   };
-  const latest = new Map<string, string>();
-  const input = createReadStream(file, { encoding: 'utf8' });
+  // Bytes, not text: the format's line ends, BOM and UTF-8 check are kv-file.ts's (readline would split at a lone \r).
+  const input = createReadStream(file);
   const reading = new Progress('reading  ', size);
-  for await (const raw of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
-    summary.lines++;
-    const parsed = parseKvLine(raw, ctx.stream.valueMaxBytes);
-    if (parsed.kind === 'pair') {
-      summary.pairs++;
-      if (latest.has(parsed.key)) {
-        summary.superseded++;
-        latest.delete(parsed.key); // re-insert so the map keeps file order of last occurrence
-      }
-      latest.set(parsed.key, parsed.value);
-    } else if (parsed.kind === 'malformed') {
-      summary.malformed++;
-      if (summary.errors.length < MAX_REPORTED_ERRORS)
-        summary.errors.push({ line: summary.lines, reason: parsed.reason });
-    }
-    if (summary.lines % 5_000 === 0) reading.update(input.bytesRead);
-  }
+  const { latest, ...scanned } = await scanKvFile(input, ctx.stream.valueMaxBytes, {
+    maxErrors: MAX_REPORTED_ERRORS,
+    onLine: (n) => {
+      if (n % 5_000 === 0) reading.update(input.bytesRead);
+    },
+  });
+  Object.assign(summary, scanned);
   reading.update(size);
   reading.stop();
 

@@ -1,21 +1,35 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Publisher, Readiness, Redis, Registry } from '@kvflow/common';
+import type { Logger, Publisher, Readiness, Redis, Registry } from '@kvflow/common';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { RateGenerator } from '../rate-generator.js';
 import { requireToken } from './auth.js';
-import { errorsPlugin } from './errors.js';
+import { errorsPlugin, routeMethods } from './errors.js';
 import { keyRoutes } from './keys.js';
 import { opsRoutes } from './ops.js';
 import { rateRoutes } from './rate.js';
 
+/**
+ * A dependency the API may be built before it is connected: the value itself, or an accessor that returns it once
+ * it is ready (undefined until then). The producer serves HTTP at once and connects NATS and Redis afterwards.
+ */
+export type Eventually<T> = T | (() => T | undefined);
+
+function accessor<T extends object>(dep: Eventually<T>): () => T | undefined {
+  return typeof dep === 'function' ? (dep as () => T | undefined) : () => dep;
+}
+
 export interface ApiDeps {
-  publisher: Publisher;
-  redis: Redis;
+  publisher: Eventually<Publisher>;
+  redis: Eventually<Redis>;
   registry: Registry;
   readiness: Readiness;
   apiToken: string | undefined;
+  /** With `apiToken`: reads (`GET /keys…`, `GET /rate`) need the token too (API_TOKEN_READS). */
+  apiTokenReads?: boolean;
   valueMaxBytes: number;
+  /** Where unexpected (500) errors are logged (no request logging). Silent when left out. */
+  log?: Logger;
   /** The rate generator, when this process runs one: adds `GET/PUT /rate`. */
   generator?: RateGenerator;
 }
@@ -40,21 +54,35 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
+  const methodsFor = routeMethods(app);
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.removeAllContentTypeParsers();
-  await app.register(errorsPlugin);
+  await app.register(errorsPlugin, { methodsFor, log: deps.log });
 
   const requireWriteToken = requireToken(deps.apiToken, 'writes');
   const security = deps.apiToken ? [{ bearer: [] }] : [];
+  const readsProtected = Boolean(deps.apiToken && deps.apiTokenReads);
+  const requireReadToken = readsProtected ? requireToken(deps.apiToken, 'reads') : undefined;
+  const readSecurity = readsProtected ? security : [];
   await app.register(opsRoutes, { registry: deps.registry, readiness: deps.readiness });
   await app.register(keyRoutes, {
-    publisher: deps.publisher,
-    redis: deps.redis,
+    publisher: accessor(deps.publisher),
+    redis: accessor(deps.redis),
     valueMaxBytes: deps.valueMaxBytes,
     requireWriteToken,
+    requireReadToken,
+    writesProtected: Boolean(deps.apiToken),
     security,
+    readSecurity,
   });
   if (deps.generator)
-    await app.register(rateRoutes, { generator: deps.generator, requireWriteToken, security });
+    await app.register(rateRoutes, {
+      generator: deps.generator,
+      requireWriteToken,
+      requireReadToken,
+      writesProtected: Boolean(deps.apiToken),
+      security,
+      readSecurity,
+    });
   return app;
 }

@@ -1,47 +1,131 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type EventInput,
+  KEY_MAX_BYTES,
+  KEY_PATTERN,
   keyProblem,
   listKeys,
   newEvent,
   type Publisher,
   PublishUnavailableError,
   type Redis,
-  readValue,
-  valueProblem,
+  readEntry,
+  SCAN_CURSOR_PATTERN,
+  type StoredEntry,
+  StreamFullError,
 } from '@kvflow/common';
 import type { FastifyInstance, FastifyReply, preHandlerAsyncHookHandler } from 'fastify';
+import { ReplyError } from 'ioredis';
 import { ApiError, errorBodySchema } from './errors.js';
+import {
+  DOCUMENTED_VALUE_TYPES,
+  isJsonType,
+  SERVED_VALUE_TYPES,
+  servedContentType,
+  TEXTUAL_TYPES_DESCRIPTION,
+  valueMediaType,
+} from './media-types.js';
 
 export interface KeyRoutesOptions {
-  publisher: Publisher;
-  redis: Redis;
+  /** The publisher, once NATS is connected and the stream provisioned; until then writes answer 503. */
+  publisher: () => Publisher | undefined;
+  /** The Redis client, once connected; until then reads answer 503. */
+  redis: () => Redis | undefined;
   valueMaxBytes: number;
   requireWriteToken: preHandlerAsyncHookHandler;
+  /** Set when reads need the token too (API_TOKEN_READS). */
+  requireReadToken: preHandlerAsyncHookHandler | undefined;
+  /** Whether writes need the token (API_TOKEN set): documents their 401. */
+  writesProtected: boolean;
   security: Array<Record<string, string[]>>;
+  readSecurity: Array<Record<string, string[]>>;
 }
 
-const ACCEPTED_TYPES = ['text/plain', 'application/octet-stream'];
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** How long `GET ?min_seq=` waits by default and at most, and how often it looks again. */
+export const WAIT_MS_DEFAULT = 2_000;
+export const WAIT_MS_MAX = 10_000;
+const POLL_MS_MIN = 10;
+const POLL_MS_MAX = 100;
+/** Retry-After for "not connected yet / lost": the connections retry within a few seconds. */
+const RETRY_AFTER_S = 2;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // ignoreBOM: keep a U+FEFF, do not strip it
 
 const accepted = {
   type: 'object',
   properties: {
     id: { type: 'string', description: 'event id (also the JetStream Nats-Msg-Id)' },
-    seq: { type: 'integer', description: 'stream sequence of the stored event' },
+    seq: {
+      type: 'integer',
+      description: 'stream sequence of the stored event; pass it as min_seq to read this write back',
+    },
     duplicate: { type: 'boolean' },
   },
   required: ['id', 'seq'],
 } as const;
+
+const KEY_DESCRIPTION =
+  `1-${KEY_MAX_BYTES} bytes of UTF-8 (the schema can only bound characters: a key of ${KEY_MAX_BYTES} characters ` +
+  `or fewer that is over ${KEY_MAX_BYTES} bytes is refused with 400 bad_key), no whitespace or control ` +
+  'characters; percent-encode "/" as %2F';
+/** The key parameter as checked at run time: `keyProblem` gives the precise 400 `bad_key` message. */
 const keyParam = {
+  type: 'object',
+  properties: { key: { type: 'string', description: KEY_DESCRIPTION } },
+  required: ['key'],
+} as const;
+/** The same parameter as documented: the rules JSON schema can express. */
+const keyParamDoc = {
   type: 'object',
   properties: {
     key: {
       type: 'string',
-      description: '1-512 bytes of UTF-8, no whitespace or control characters; percent-encode "/" as %2F',
+      minLength: 1,
+      maxLength: KEY_MAX_BYTES,
+      pattern: KEY_PATTERN,
+      description: KEY_DESCRIPTION,
     },
   },
   required: ['key'],
 } as const;
+
+/** The value's schema per media type: text for text types, any JSON document for JSON, anything for ranges. */
+function valueSchema(type: string) {
+  if (type === 'application/json') return { description: 'the value: a JSON document' };
+  if (type === 'application/*') return { description: 'the value: UTF-8 text in that media type' };
+  return { type: 'string', description: 'the value: UTF-8 text' };
+}
+const valueBodyDoc = {
+  description: `the value: UTF-8 text up to VALUE_MAX_BYTES bytes. ${TEXTUAL_TYPES_DESCRIPTION}`,
+  content: Object.fromEntries(DOCUMENTED_VALUE_TYPES.map((t) => [t, { schema: valueSchema(t) }])),
+} as const;
+const valueResponse = {
+  description:
+    'the value as last applied, with the media type it was written with (text/* with "; charset=utf-8"; ' +
+    'untyped values as text/plain)',
+  content: Object.fromEntries(SERVED_VALUE_TYPES.map((t) => [t, { schema: valueSchema(t) }])),
+} as const;
+
+const notYetApplied = {
+  type: 'object',
+  properties: {
+    ...errorBodySchema.properties,
+    applied_seq: {
+      type: 'integer',
+      description:
+        "the key's applied sequence when the wait ran out (0: nothing applied, or tombstone expired)",
+    },
+  },
+  required: ['error', 'message', 'applied_seq'],
+} as const;
+
+/**
+ * What the OpenAPI document shows beyond the run-time schema: the key rules (checked at run time by `keyProblem`,
+ * for its precise `bad_key` messages) and the request body (read as bytes, checked by the handler).
+ */
+function documented(extra: { params: object; body?: object }) {
+  return ({ schema, url }: { schema: object; url: string }) => ({ schema: { ...schema, ...extra }, url });
+}
 
 function checkedKey(key: string): string {
   const problem = keyProblem(key);
@@ -49,40 +133,62 @@ function checkedKey(key: string): string {
   return key;
 }
 
-function decodeValue(body: Buffer | undefined, maxBytes: number): string {
+function decodeValue(body: Buffer | undefined, maxBytes: number, json: boolean): string {
+  const bytes = body ?? Buffer.alloc(0);
+  // Normally caught earlier by the body limit (413 from fastify's own code); checked here on the bytes too.
+  if (bytes.length > maxBytes)
+    throw new ApiError('value_too_large', `value is ${bytes.length} bytes; the maximum is ${maxBytes}`);
   let value: string;
   try {
-    value = utf8.decode(body ?? Buffer.alloc(0));
+    value = utf8.decode(bytes);
   } catch {
     throw new ApiError('bad_value', 'value is not valid UTF-8');
   }
-  const problem = valueProblem(value, maxBytes);
-  if (problem) throw new ApiError(problem.includes('maximum') ? 'value_too_large' : 'bad_value', problem);
+  if (json) {
+    try {
+      JSON.parse(value);
+    } catch {
+      throw new ApiError('bad_value', 'value is not valid JSON, as its content type says it is');
+    }
+  }
   return value;
 }
 
-/** Reads from Redis; an unreachable Redis is an outage (503), not a client error. */
-async function fromRedis<T>(read: () => Promise<T>): Promise<T> {
+/**
+ * Runs a Redis command. A connection problem (not connected, closed, timed out) is an outage: 503 with
+ * Retry-After. An error *reply* means Redis is up and refused the command (unexpected data, a bug): that is
+ * not an outage, so it goes to the error handler as a 500, and is logged.
+ */
+async function fromRedis<T>(redis: () => Redis | undefined, read: (r: Redis) => Promise<T>): Promise<T> {
+  const r = redis();
+  if (!r) throw new ApiError('unavailable', 'not connected to Redis yet; retry later', RETRY_AFTER_S);
   try {
-    return await read();
+    return await read(r);
   } catch (err) {
-    throw new ApiError('unavailable', `Redis is unavailable: ${(err as Error).message}`, 2, { cause: err });
+    if (err instanceof ReplyError) throw err;
+    throw new ApiError('unavailable', `Redis is unavailable: ${(err as Error).message}`, RETRY_AFTER_S, {
+      cause: err,
+    });
   }
 }
 
 /** The key routes: writes become events on the stream (202), reads come from Redis (the applied state). */
 export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
-  const unsupported = () =>
-    new ApiError('unsupported_media_type', `send the value as ${ACCEPTED_TYPES.join(' or ')}`);
-  app.addContentTypeParser(ACCEPTED_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  app.addContentTypeParser('*', (_req, _payload, done) => done(unsupported(), undefined));
+  // Every body is read as bytes; the PUT route decides from the media type (before the body is read).
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  const readGuard = o.requireReadToken ? { preHandler: o.requireReadToken } : {};
 
   const publish = async (input: EventInput, reply: FastifyReply) => {
+    const publisher = o.publisher();
+    if (!publisher)
+      throw new ApiError('unavailable', 'not connected to NATS yet; the event was not stored', RETRY_AFTER_S);
     const event = newEvent(input);
     try {
-      const { seq, duplicate } = await o.publisher.publish(event);
+      const { seq, duplicate } = await publisher.publish(event);
       return reply.code(202).send({ id: event.id, seq, duplicate });
     } catch (err) {
+      if (err instanceof StreamFullError)
+        throw new ApiError('stream_full', err.message, undefined, { cause: err });
       if (err instanceof PublishUnavailableError)
         throw new ApiError('unavailable', `${err.message}; retry later`, err.retryAfterSeconds, {
           cause: err,
@@ -90,32 +196,37 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
       throw err;
     }
   };
+  const writeResponses = {
+    202: accepted,
+    400: errorBodySchema,
+    ...(o.writesProtected ? { 401: errorBodySchema } : {}),
+    503: errorBodySchema,
+    507: errorBodySchema,
+  };
+  const readUnauthorized = o.requireReadToken ? { 401: errorBodySchema } : {};
 
   app.put<{ Params: { key: string } }>(
     '/keys/:key',
     {
+      // The media type decides before the body is read: 415 costs no upload.
+      preParsing: async (req) => {
+        valueMediaType(req.headers['content-type']);
+      },
       preHandler: o.requireWriteToken,
       schema: {
         summary: 'Set a key (asynchronously applied)',
+        description: `Answers 202 once the event is durably stored in the stream; a worker applies it soon after. ${TEXTUAL_TYPES_DESCRIPTION}`,
         params: keyParam,
-        consumes: ACCEPTED_TYPES,
         security: o.security,
-        response: {
-          202: accepted,
-          400: errorBodySchema,
-          401: errorBodySchema,
-          413: errorBodySchema,
-          415: errorBodySchema,
-          503: errorBodySchema,
-        },
+        response: { ...writeResponses, 413: errorBodySchema, 415: errorBodySchema },
       },
+      config: { swaggerTransform: documented({ params: keyParamDoc, body: valueBodyDoc }) },
     },
     async (req, reply) => {
       const key = checkedKey(req.params.key);
-      const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-      if (!ACCEPTED_TYPES.includes(type)) throw unsupported();
-      const value = decodeValue(req.body as Buffer | undefined, o.valueMaxBytes);
-      return publish({ op: 'set', key, value, src: 'api' }, reply);
+      const type = valueMediaType(req.headers['content-type']);
+      const value = decodeValue(req.body as Buffer | undefined, o.valueMaxBytes, isJsonType(type.essence));
+      return publish({ op: 'set', key, value, contentType: type.stored, src: 'api' }, reply);
     },
   );
 
@@ -127,48 +238,114 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
         summary: 'Delete a key (asynchronously applied)',
         params: keyParam,
         security: o.security,
-        response: { 202: accepted, 400: errorBodySchema, 401: errorBodySchema, 503: errorBodySchema },
+        response: writeResponses,
       },
+      config: { swaggerTransform: documented({ params: keyParamDoc }) },
     },
     async (req, reply) => publish({ op: 'del', key: checkedKey(req.params.key), src: 'api' }, reply),
   );
 
-  app.get<{ Params: { key: string } }>(
+  app.get<{ Params: { key: string }; Querystring: { min_seq?: number; wait_ms: number } }>(
     '/keys/:key',
     {
+      ...readGuard,
       schema: {
         summary: 'Read a key from Redis (the materialized view)',
+        description:
+          'Without min_seq: the value as last applied by a worker (a write answered 202 may not be applied yet). ' +
+          "With min_seq (the seq a write answered): waits up to wait_ms until the key's applied sequence " +
+          'reaches it, then answers as usual (404 if that write, or a later one, deleted it); 409 ' +
+          'not_yet_applied with applied_seq if it does not in time.',
         params: keyParam,
-        produces: ['text/plain'],
+        querystring: {
+          type: 'object',
+          properties: {
+            min_seq: {
+              type: 'integer',
+              minimum: 1,
+              maximum: Number.MAX_SAFE_INTEGER,
+              description:
+                'read your write: wait until this stream sequence (or a later one) is applied to the key',
+            },
+            wait_ms: {
+              type: 'integer',
+              minimum: 0,
+              maximum: WAIT_MS_MAX,
+              default: WAIT_MS_DEFAULT,
+              description: 'with min_seq: how long to wait at most, in milliseconds',
+            },
+          },
+        },
+        security: o.readSecurity,
         response: {
-          200: { type: 'string' },
+          200: valueResponse,
           400: errorBodySchema,
+          ...readUnauthorized,
           404: errorBodySchema,
+          409: notYetApplied,
           503: errorBodySchema,
         },
       },
+      config: { swaggerTransform: documented({ params: keyParamDoc }) },
     },
     async (req, reply) => {
       const key = checkedKey(req.params.key);
-      const value = await fromRedis(() => readValue(o.redis, key));
-      if (value === null) throw new ApiError('not_found', `key ${JSON.stringify(key)} not found`);
-      return reply.type('text/plain; charset=utf-8').send(value);
+      const minSeq = req.query.min_seq;
+      let entry: StoredEntry = await fromRedis(o.redis, (r) => readEntry(r, key));
+      if (minSeq !== undefined && entry.seq < minSeq) {
+        const deadline = Date.now() + req.query.wait_ms;
+        for (let pause = POLL_MS_MIN; entry.seq < minSeq; pause = Math.min(pause * 2, POLL_MS_MAX)) {
+          const left = deadline - Date.now();
+          if (left <= 0)
+            throw new ApiError(
+              'not_yet_applied',
+              `key ${JSON.stringify(key)} has applied sequence ${entry.seq}, not yet ${minSeq}, after ${req.query.wait_ms} ms`,
+              undefined,
+              undefined,
+              { applied_seq: entry.seq },
+            );
+          await sleep(Math.min(pause, left));
+          entry = await fromRedis(o.redis, (r) => readEntry(r, key));
+        }
+      }
+      if (entry.value === null) throw new ApiError('not_found', `key ${JSON.stringify(key)} not found`);
+      // Sent as bytes, so the stored type goes out exactly as it is (no charset added to non-text types).
+      return reply.type(servedContentType(entry.contentType)).send(Buffer.from(entry.value, 'utf8'));
     },
   );
 
   app.get<{ Querystring: { prefix: string; cursor: string; limit: number } }>(
     '/keys',
     {
+      ...readGuard,
+      // The cursor's pattern is long: say what it means instead of quoting it.
+      schemaErrorFormatter: (errors, dataVar) =>
+        new Error(
+          errors
+            .map((e) =>
+              e.instancePath === '/cursor' && e.keyword === 'pattern'
+                ? `${dataVar}/cursor must be an unsigned 64-bit integer in decimal, without leading zeros`
+                : `${dataVar}${e.instancePath} ${e.message}`,
+            )
+            .join(', '),
+        ),
       schema: {
         summary: 'List keys by prefix, a page at a time (Redis SCAN semantics: no order, limit is a hint)',
         querystring: {
           type: 'object',
           properties: {
             prefix: { type: 'string', default: '', maxLength: 512 },
-            cursor: { type: 'string', default: '0', pattern: '^[0-9]+$' },
+            cursor: {
+              type: 'string',
+              default: '0',
+              pattern: SCAN_CURSOR_PATTERN,
+              description:
+                'the cursor of the previous page ("0" to start): a decimal unsigned 64-bit integer, no leading zeros',
+            },
             limit: { type: 'integer', default: 100, minimum: 1, maximum: 1000 },
           },
         },
+        security: o.readSecurity,
         response: {
           200: {
             type: 'object',
@@ -179,12 +356,15 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
                 description: 'pass back for the next page; null at the end',
               },
             },
+            required: ['keys', 'cursor'],
           },
           400: errorBodySchema,
+          ...readUnauthorized,
           503: errorBodySchema,
         },
       },
     },
-    async (req) => fromRedis(() => listKeys(o.redis, req.query.prefix, req.query.cursor, req.query.limit)),
+    async (req) =>
+      fromRedis(o.redis, (r) => listKeys(r, req.query.prefix, req.query.cursor, req.query.limit)),
   );
 }

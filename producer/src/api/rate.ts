@@ -13,7 +13,10 @@ import { errorBodySchema } from './errors.js';
 export interface RateRoutesOptions {
   generator: RateGenerator;
   requireWriteToken: preHandlerAsyncHookHandler;
+  requireReadToken: preHandlerAsyncHookHandler | undefined;
+  writesProtected: boolean;
   security: Array<Record<string, string[]>>;
+  readSecurity: Array<Record<string, string[]>>;
 }
 
 /** The `PUT /rate` query, from the one set of rate rules (common/rate-profile). */
@@ -58,9 +61,11 @@ export async function rateRoutes(app: FastifyInstance, o: RateRoutesOptions) {
   app.get(
     '/rate',
     {
+      ...(o.requireReadToken ? { preHandler: o.requireReadToken } : {}),
       schema: {
         summary: 'The rate generator: profile, target and achieved events/s',
-        response: { 200: rateBody },
+        security: o.readSecurity,
+        response: { 200: rateBody, ...(o.requireReadToken ? { 401: errorBodySchema } : {}) },
       },
     },
     async () => current(),
@@ -73,7 +78,11 @@ export async function rateRoutes(app: FastifyInstance, o: RateRoutesOptions) {
         summary: 'Change the rate generator now (events/s; fractions allowed; 0 = off)',
         querystring: rateQuery,
         security: o.security,
-        response: { 200: rateBody, 400: errorBodySchema, 401: errorBodySchema },
+        response: {
+          200: rateBody,
+          400: errorBodySchema,
+          ...(o.writesProtected ? { 401: errorBodySchema } : {}),
+        },
       },
     },
     async (req) => {
