@@ -8,6 +8,7 @@ import {
   type RateProfile,
   targetRate,
 } from '@kvflow/common';
+import { SlidingCounter } from './ack-counter.js';
 import type { GeneratorSettings } from './config.js';
 import type { ProducerMetrics } from './metrics.js';
 
@@ -25,7 +26,7 @@ export class RateGenerator {
   private credit = 0;
   private timer: NodeJS.Timeout | null = null;
   private lastTick = performance.now();
-  private readonly acked: number[] = [];
+  private readonly acked = new SlidingCounter(WINDOW_MS);
   private readonly value: string;
   private readonly publisher: () => Publisher | undefined;
 
@@ -69,8 +70,7 @@ export class RateGenerator {
 
   /** Acknowledged events/s over the last few seconds. */
   actualRate(now = performance.now()): number {
-    while (this.acked.length > 0 && (this.acked[0] as number) < now - WINDOW_MS) this.acked.shift();
-    return this.acked.length / (WINDOW_MS / 1000);
+    return this.acked.rate(now);
   }
 
   targetRateNow(): number {
@@ -86,6 +86,14 @@ export class RateGenerator {
     this.metrics?.actualRate.set(this.actualRate(now));
     // Credit never exceeds one second of events: after a stall the generator resumes, it does not stampede.
     this.credit = Math.min(this.credit + rate * dt, Math.max(rate, 1));
+    this.pump();
+  }
+
+  /**
+   * Spends the credit while the publisher has room. Runs on every tick and on every acknowledgement, so above
+   * capacity the publish window is refilled as it drains instead of once per tick.
+   */
+  private pump(): void {
     const publisher = this.publisher();
     if (!publisher) {
       this.credit = 0;
@@ -93,12 +101,17 @@ export class RateGenerator {
     }
     while (this.credit >= 1 && publisher.hasCapacity) {
       this.credit -= 1;
-      publisher.publish(this.nextEvent()).then(
-        () => this.acked.push(performance.now()),
-        () => undefined, // counted by the publisher's failure metric; the generator just falls behind
-      );
+      publisher.publish(this.nextEvent()).then(this.onAck, this.onFailure);
     }
   }
+
+  private readonly onAck = () => {
+    this.acked.add();
+    if (this.timer && this.credit >= 1) this.pump();
+  };
+
+  // Counted by the publisher's failure metric; the generator just falls behind.
+  private readonly onFailure = () => undefined;
 
   private nextEvent(): KvEvent {
     const key = `key-${Math.floor(Math.random() * this.settings.keySpace)}`;
