@@ -80,6 +80,7 @@ export function svgChart(rows: Row[], title: string): string {
     ].join('');
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
+<title>${xmlEscape(title)}</title>
 <rect width="100%" height="100%" fill="white"/>
 <text x="${left}" y="24" font-size="15" font-weight="bold">${xmlEscape(title)}</text>
 <text x="${left}" y="40" font-size="11" fill="#555">bar = value relative to its target (1.0 = target met exactly; longer is better; capped at ${scaleMax})</text>
