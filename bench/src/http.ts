@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { applyFenced, type NatsConnection, type Redis, type StreamSettings } from '@kvflow/common';
 import {
   freePort,
@@ -123,4 +124,67 @@ export async function getLoad(p: Producer, seconds: number, connections: number,
   });
   if (result.non2xx > 0) throw new Error(`GET benchmark: ${result.non2xx} answers were not 2xx`);
   return { rps: result.requests.average, p99: result.latency.p99, p50: result.latency.p50 };
+}
+
+/**
+ * An open-loop load at a fixed rate from many keep-alive connections, spread evenly in time: connection i sends
+ * one request every `connections / rate` seconds, starting i / rate seconds in. (autocannon's fixed-rate mode
+ * fires every connection on the same tick, so 1,000 connections at 1 req/s each arrive as one burst a second.)
+ * Latency runs from sending to the end of the response; the first `warmupS` seconds are not counted.
+ */
+export async function getOpenLoop(
+  p: Producer,
+  seconds: number,
+  connections: number,
+  rate: number,
+  warmupS = 2,
+): Promise<{ rps: number; p99: number; p50: number; errors: number }> {
+  const periodMs = (connections / rate) * 1000;
+  const latencies: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  const started = performance.now();
+  const measureFrom = started + warmupS * 1000;
+  const endAt = measureFrom + seconds * 1000;
+  const agents = Array.from(
+    { length: connections },
+    () => new http.Agent({ keepAlive: true, maxSockets: 1 }),
+  );
+  const timers: NodeJS.Timeout[] = [];
+  const send = (agent: http.Agent) => {
+    const t0 = performance.now();
+    if (t0 >= endAt) return;
+    if (t0 >= measureFrom) sent++;
+    const req = http.get(
+      { host: '127.0.0.1', port: p.port, path: `/keys/g${Math.floor(Math.random() * 10_000)}`, agent },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (t0 < measureFrom) return;
+          if (res.statusCode === 200) latencies.push(performance.now() - t0);
+          else errors++;
+        });
+      },
+    );
+    req.on('error', () => {
+      if (t0 >= measureFrom) errors++;
+    });
+  };
+  agents.forEach((agent, i) => {
+    timers.push(
+      setTimeout(
+        () => {
+          send(agent);
+          timers.push(setInterval(() => send(agent), periodMs));
+        },
+        (i * periodMs) / connections,
+      ),
+    );
+  });
+  await new Promise((r) => setTimeout(r, endAt - started + 2_000));
+  for (const t of timers) clearInterval(t);
+  for (const a of agents) a.destroy();
+  const sorted = latencies.sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  return { rps: sent / seconds, p50: at(0.5), p99: at(0.99), errors };
 }
