@@ -25,9 +25,17 @@ export async function rebuildFromStream(
   nc: NatsConnection,
   redis: Redis,
   s: StreamSettings,
-  opts: { fromSeq?: number; reset?: boolean; batchSize?: number; onProgress?: (p: RebuildProgress) => void },
+  opts: {
+    fromSeq?: number;
+    /** Stop after this sequence (default: the stream's last one when the rebuild starts). */
+    toSeq?: number;
+    reset?: boolean;
+    batchSize?: number;
+    onProgress?: (p: RebuildProgress) => void;
+  },
 ): Promise<RebuildProgress> {
   const bounds = await replayBounds(nc, s, opts.fromSeq);
+  if (opts.toSeq !== undefined) bounds.lastSeq = Math.min(bounds.lastSeq, opts.toSeq);
   const progress: RebuildProgress = {
     seq: bounds.firstSeq - 1,
     lastSeq: bounds.lastSeq,

@@ -112,6 +112,7 @@ export const workerEnv = {
   NAK_MAX_DELAY_MS: env.int(30_000, 0, 3_600_000),
   WORK_MS: env.number(0, 0, 60_000),
   MAX_EVENTS_PER_SEC: env.number(0, 0, 1_000_000),
+  WATERMARK_INTERVAL_MS: env.int(1_000, 100, 60_000),
 };
 
 export interface WorkerSettings {
@@ -124,6 +125,8 @@ export interface WorkerSettings {
   workMs: number;
   /** Demo knob: cap on events/s for this worker. 0 = off. */
   maxEventsPerSec: number;
+  /** How often the Redis data-loss watermark follows the consumer's ack floor. */
+  watermarkIntervalMs: number;
 }
 
 export function workerSettings(e: Parsed<typeof workerEnv>): WorkerSettings {
@@ -135,6 +138,7 @@ export function workerSettings(e: Parsed<typeof workerEnv>): WorkerSettings {
     nakMaxDelayMs: e.NAK_MAX_DELAY_MS,
     workMs: e.WORK_MS,
     maxEventsPerSec: e.MAX_EVENTS_PER_SEC,
+    watermarkIntervalMs: e.WATERMARK_INTERVAL_MS,
   };
 }
 

@@ -38,6 +38,16 @@ export function createConsumerMetrics(registry: Registry) {
       help: 'Batches that could not be applied (Redis down or slow) and were nak-ed for redelivery',
       registers: [registry],
     }),
+    dataLossRepairs: new Counter({
+      name: 'kvflow_redis_data_loss_repairs_total',
+      help: 'Times this worker found Redis behind the stream (acknowledged writes lost) and replayed the gap',
+      registers: [registry],
+    }),
+    repairedEvents: new Counter({
+      name: 'kvflow_redis_repaired_events_total',
+      help: 'Events re-applied to Redis by those repairs',
+      registers: [registry],
+    }),
     paused: new Gauge({
       name: 'kvflow_worker_paused',
       help: '1 while the worker has stopped pulling because Redis is unavailable',

@@ -15,6 +15,7 @@ import { BatchQueue } from './batch-queue.js';
 import { DemoThrottle } from './demo-throttle.js';
 import { createConsumerMetrics } from './metrics.js';
 import { PullPump } from './pull-pump.js';
+import { RedisGuard } from './redis-guard.js';
 import { Worker, type WorkerTotals } from './worker.js';
 
 export interface WorkerRuntimeDeps {
@@ -59,13 +60,24 @@ export async function createWorkerRuntime(d: WorkerRuntimeDeps): Promise<WorkerR
   const batchSize = throttle.batchSize(d.worker.batchSize);
   const queue = new BatchQueue<JsMsg>(batchSize * (d.worker.applyConcurrency + 1));
   const pump = new PullPump(consumer, queue, { batchSize, expiresMs: d.worker.pullExpiresMs }, d.log);
+  const metrics = createConsumerMetrics(d.registry);
+  // Before pulling: if Redis lost acknowledged writes (while this worker was away), repair first.
+  const guard = new RedisGuard({
+    nc: d.nc,
+    redis: d.redis,
+    stream: d.stream,
+    metrics,
+    log: d.log,
+    intervalMs: d.worker.watermarkIntervalMs,
+  });
+  await guard.start();
   const worker = new Worker({
     queue,
     pump,
     redis: d.redis,
     js,
     stream: d.stream,
-    metrics: createConsumerMetrics(d.registry),
+    metrics,
     readiness: d.readiness,
     throttle,
     log: d.log,
@@ -92,6 +104,7 @@ export async function createWorkerRuntime(d: WorkerRuntimeDeps): Promise<WorkerR
       d.readiness.set('consumer', false);
       await pump.stop();
       await worker.done();
+      guard.stop();
     },
   };
 }
