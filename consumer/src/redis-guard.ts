@@ -15,8 +15,12 @@ export const WATERMARK_KEY = 'kvflow:watermark';
 const CHECKED_RUN_KEY = 'kvflow:checked-run';
 const REPAIR_LOCK_KEY = 'kvflow:repair-lock';
 
-// Raises the watermark, never lowers it (two workers may write it out of order).
+// Raises the watermark, never lowers it (two workers may write it out of order), and only in the Redis process
+// whose data the guard has checked (ARGV[2], its run id): a watermark written into a Redis that restarted in the
+// meantime would vouch for writes it lost. Returns 1 when that process is no longer the one answering.
 const RAISE_LUA = `
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+if run ~= ARGV[2] then return 1 end
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0
@@ -42,6 +46,8 @@ export class RedisGuard {
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
   private stopped = false;
+  /** The Redis process whose data was last checked: the only one the watermark may be raised in. */
+  private verifiedRunId: string | null = null;
 
   constructor(
     private readonly d: {
@@ -81,10 +87,11 @@ export class RedisGuard {
   }
 
   private async advance(): Promise<void> {
-    if (this.checking) return; // a repair raises the watermark itself when it is done
+    if (this.checking || !this.verifiedRunId) return; // a check raises the watermark itself when it is done
     try {
       const floor = await this.ackFloor();
-      await this.d.redis.eval(RAISE_LUA, 1, WATERMARK_KEY, floor);
+      const restarted = await this.d.redis.eval(RAISE_LUA, 1, WATERMARK_KEY, floor, this.verifiedRunId);
+      if (restarted === 1) void this.check(); // the reconnection's own check may not have run yet
     } catch {
       // NATS or Redis unavailable: the next tick tries again; the worker reports outages itself
     }
@@ -102,11 +109,15 @@ export class RedisGuard {
     for (let attempt = 1; !this.stopped; attempt++) {
       try {
         const runId = await this.runId();
-        if ((await this.d.redis.get(CHECKED_RUN_KEY)) === runId) return;
+        if ((await this.d.redis.get(CHECKED_RUN_KEY)) === runId) {
+          this.verifiedRunId = runId;
+          return;
+        }
         const floor = await this.ackFloor();
         const watermark = Number((await this.d.redis.get(WATERMARK_KEY)) ?? '0');
         if (watermark >= floor) {
           await this.d.redis.set(CHECKED_RUN_KEY, runId);
+          this.verifiedRunId = runId;
           return;
         }
         const locked = await this.d.redis.set(REPAIR_LOCK_KEY, String(process.pid), 'PX', 60_000, 'NX');
@@ -116,8 +127,9 @@ export class RedisGuard {
           continue;
         }
         try {
-          await this.repair(watermark, floor);
+          await this.repair(watermark, floor, runId);
           await this.d.redis.set(CHECKED_RUN_KEY, runId);
+          this.verifiedRunId = runId;
         } finally {
           await this.d.redis.del(REPAIR_LOCK_KEY).catch(() => undefined);
         }
@@ -136,7 +148,7 @@ export class RedisGuard {
     return id;
   }
 
-  private async repair(watermark: number, floor: number): Promise<void> {
+  private async repair(watermark: number, floor: number, runId: string): Promise<void> {
     const { log, metrics } = this.d;
     log.warn(
       { watermark, ackFloor: floor },
@@ -147,7 +159,7 @@ export class RedisGuard {
       fromSeq: watermark + 1,
       toSeq: floor,
     });
-    await this.d.redis.eval(RAISE_LUA, 1, WATERMARK_KEY, floor);
+    await this.d.redis.eval(RAISE_LUA, 1, WATERMARK_KEY, floor, runId);
     if (result.applied > 0) {
       metrics.dataLossRepairs.inc();
       metrics.repairedEvents.inc(result.applied);

@@ -85,6 +85,8 @@ export interface ServerProcess {
 export interface NatsProcess extends ServerProcess {
   monitorUrl: string;
   monitorPort: number;
+  /** SIGKILL, as a crash: no clean shutdown. */
+  kill(): Promise<void>;
 }
 
 function outputTo(logFile: string | undefined): 'ignore' | number {
@@ -96,6 +98,8 @@ export async function startNatsServer(opts: {
   monitorPort: number;
   storeDir: string;
   logFile?: string;
+  /** Join a JetStream cluster: this server's name, the cluster's name, its route port and its peers' ones. */
+  cluster?: { serverName: string; name: string; routePort: number; peerRoutePorts: number[] };
 }): Promise<NatsProcess> {
   const bin = requireBinary('nats-server');
   mkdirSync(opts.storeDir, { recursive: true });
@@ -113,9 +117,27 @@ export async function startNatsServer(opts: {
       '-sd',
       opts.storeDir,
     ];
+    const c = opts.cluster;
+    if (c) {
+      args.push(
+        '--name',
+        c.serverName,
+        '--cluster_name',
+        c.name,
+        '--cluster',
+        `nats://127.0.0.1:${c.routePort}`,
+      );
+      args.push('--routes', c.peerRoutePorts.map((p) => `nats://127.0.0.1:${p}`).join(','));
+    }
     const out = outputTo(opts.logFile);
     child = spawn(bin, args, { stdio: ['ignore', out, out] });
-    await waitFor('nats-server', async () => (await fetch(`${monitorUrl}/healthz?js-enabled-only=true`)).ok);
+    // A clustered server is healthy once it has joined JetStream's meta group; a single one once JetStream runs.
+    const health = opts.cluster ? '/healthz' : '/healthz?js-enabled-only=true';
+    await waitFor(
+      'nats-server',
+      async () => (await fetch(`${monitorUrl}${health}`)).ok,
+      opts.cluster ? 30_000 : 15_000,
+    );
   };
   await start();
   return {
@@ -126,6 +148,14 @@ export async function startNatsServer(opts: {
     start,
     stop: async () => {
       if (child) await stopChild(child);
+    },
+    kill: async () => {
+      const c = child as ChildProcess | null;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        c.once('exit', () => resolve());
+        c.kill('SIGKILL');
+      });
     },
   };
 }

@@ -35,3 +35,46 @@ export async function startNats(): Promise<NatsServer> {
 export function startRedis(): Promise<RedisServer> {
   return freePort().then((port) => startRedisServer({ port }));
 }
+
+export interface NatsCluster {
+  servers: NatsProcess[];
+  /** Every server's URL, comma-separated, as NATS_URL takes them. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A JetStream cluster of `size` nats-servers on loopback, each with its own store. */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const dirs = Array.from({ length: size }, () => mkdtempSync(join(tmpdir(), 'kvflow-natsc-')));
+  const ports = await Promise.all(
+    Array.from({ length: size }, async () => ({
+      client: await freePort(),
+      monitor: await freePort(),
+      route: await freePort(),
+    })),
+  );
+  const name = `kvflow-${ports[0]?.client}`;
+  const servers = await Promise.all(
+    ports.map((p, i) =>
+      startNatsServer({
+        port: p.client,
+        monitorPort: p.monitor,
+        storeDir: dirs[i] as string,
+        cluster: {
+          serverName: `n${i + 1}`,
+          name,
+          routePort: p.route,
+          peerRoutePorts: ports.filter((_, j) => j !== i).map((q) => q.route),
+        },
+      }),
+    ),
+  );
+  return {
+    servers,
+    url: servers.map((s) => s.url).join(','),
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}

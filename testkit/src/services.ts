@@ -2,10 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT } from './root.js';
-import type { NatsServer, RedisServer } from './servers.js';
 
 /** The environment a kvflow process needs to reach the test servers, quiet logs unless asked for. */
-export function serviceEnv(nats: NatsServer, redis: RedisServer, extra: Record<string, string> = {}) {
+export function serviceEnv(
+  nats: { url: string },
+  redis: { url: string },
+  extra: Record<string, string> = {},
+) {
   return {
     PATH: process.env.PATH ?? '',
     NATS_URL: nats.url,
