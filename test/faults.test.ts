@@ -1,22 +1,14 @@
+import { type DeadLetter, listDeadLetters, provision, readAll } from '@kvflow/common';
 import {
-  type DeadLetter,
-  type KvEvent,
-  listDeadLetters,
-  Publisher,
-  provision,
-  readAll,
-} from '@kvflow/common';
-import {
-  consumerLag,
-  freePort,
-  httpReady,
-  mapLimit,
+  caughtUp,
   modelState,
   randomEvent,
+  recordingPublisher,
   scrapeMetric,
   serviceEnv,
   settingsFor,
-  spawnService,
+  startWorkerProcess,
+  streamNames,
   waitUntil,
 } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
@@ -29,34 +21,15 @@ const ctx = useServers();
 describe('failure rules', () => {
   it('pauses on a Redis outage without burning deliveries, then applies everything once Redis is back', async () => {
     const env = serviceEnv(ctx.nats, ctx.redis, {
-      STREAM_NAME: 'OUTAGE',
-      STREAM_SUBJECT: 'outage.events',
-      DLQ_STREAM_NAME: 'OUTAGE_DLQ',
-      DLQ_SUBJECT: 'outage.dlq',
+      ...streamNames('OUTAGE'),
       MAX_DELIVER: '3',
       NAK_BASE_DELAY_MS: '200',
       NAK_MAX_DELAY_MS: '1000',
     });
     const settings = settingsFor(env);
     await provision(ctx.nc, settings);
-    const port = await freePort();
-    const worker = spawnService('consumer/dist/main.js', { ...env, METRICS_PORT: String(port) });
-    ctx.services.push(worker);
-    await waitUntil('worker ready', () => httpReady(port));
-
-    const publisher = new Publisher(ctx.nc, {
-      subject: settings.subject,
-      maxInFlight: 64,
-      timeoutMs: 5000,
-      retries: 2,
-    });
-    const bySeq = new Map<number, KvEvent>();
-    const publish = (n: number) =>
-      mapLimit(
-        Array.from({ length: n }, () => randomEvent(100)),
-        64,
-        async (e) => bySeq.set((await publisher.publish(e)).seq, e),
-      );
+    const { port } = await startWorkerProcess(env, ctx.services);
+    const { bySeq, publish } = recordingPublisher(ctx.nc, settings, { keySpace: 100, inFlight: 64 });
     await publish(200);
 
     await ctx.redis.stop();
@@ -68,10 +41,7 @@ describe('failure rules', () => {
     // Stay down for several nak delays; with MAX_DELIVER=3 a worker that kept pulling would exhaust deliveries.
     await new Promise((r) => setTimeout(r, 3_000));
     await ctx.redis.start();
-    await waitUntil('backlog applied', async () => {
-      const lag = await consumerLag(ctx.nc, settings);
-      return lag.pending === 0 && lag.ackPending === 0;
-    });
+    await waitUntil('backlog applied', () => caughtUp(ctx.nc, settings));
     expect(await scrapeMetric(port, 'kvflow_worker_paused')).toBe(0);
     const redis = new Redis(ctx.redis.url);
     try {
@@ -91,10 +61,7 @@ describe('failure rules', () => {
 
   it('records events that exhaust max_deliver in the dead-letter stream, from the server advisory', async () => {
     const env = serviceEnv(ctx.nats, ctx.redis, {
-      STREAM_NAME: 'MAXDEL',
-      STREAM_SUBJECT: 'maxdel.events',
-      DLQ_STREAM_NAME: 'MAXDEL_DLQ',
-      DLQ_SUBJECT: 'maxdel.dlq',
+      ...streamNames('MAXDEL'),
       MAX_DELIVER: '2',
       ACK_WAIT_MS: '1000',
     });

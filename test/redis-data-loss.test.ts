@@ -1,19 +1,18 @@
 import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type KvEvent, Publisher, provision, readAll } from '@kvflow/common';
+import { type KvEvent, provision, readAll } from '@kvflow/common';
 import {
-  consumerLag,
+  caughtUp,
   freePort,
-  httpReady,
-  mapLimit,
   modelState,
-  randomEvent,
+  recordingPublisher,
   scrapeMetric,
   serviceEnv,
   settingsFor,
-  spawnService,
   startRedisServer,
+  startWorkerProcess,
+  streamNames,
   waitUntil,
 } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
@@ -22,54 +21,41 @@ import { describe, expect, it } from 'vitest';
 
 const ctx = useServers();
 
-describe('self-healing after Redis data loss', () => {
-  it('notices that a restarted Redis lost acknowledged writes and replays them from the stream by itself', async () => {
-    const env = serviceEnv(ctx.nats, ctx.redis, {
-      STREAM_NAME: 'LOSS',
-      STREAM_SUBJECT: 'loss.events',
-      DLQ_STREAM_NAME: 'LOSS_DLQ',
-      DLQ_SUBJECT: 'loss.dlq',
+/** True when Redis holds exactly the state the recorded stream implies (null when Redis cannot be read). */
+async function sameAsModel(redis: Redis, bySeq: Map<number, KvEvent>): Promise<boolean> {
+  const actual = await readAll(redis).catch(() => null);
+  return (
+    actual !== null && JSON.stringify([...actual].sort()) === JSON.stringify([...modelState(bySeq)].sort())
+  );
+}
+
+/** A stream of its own, provisioned, with one worker that keeps its watermark 200 ms behind the ack floor. */
+async function pipeline(name: string, redisUrl: string) {
+  const env = serviceEnv(
+    ctx.nats,
+    { url: redisUrl },
+    {
+      ...streamNames(name),
       WATERMARK_INTERVAL_MS: '200',
       NAK_BASE_DELAY_MS: '100',
-    });
-    const settings = settingsFor(env);
-    await provision(ctx.nc, settings);
-    const port = await freePort();
-    const worker = spawnService('consumer/dist/main.js', { ...env, METRICS_PORT: String(port) });
-    ctx.services.push(worker);
-    await waitUntil('worker ready', () => httpReady(port));
+    },
+  );
+  const settings = settingsFor(env);
+  await provision(ctx.nc, settings);
+  const worker = await startWorkerProcess(env, ctx.services);
+  return { settings, worker, writes: recordingPublisher(ctx.nc, settings, { keySpace: 500, inFlight: 256 }) };
+}
 
-    const publisher = new Publisher(ctx.nc, {
-      subject: settings.subject,
-      maxInFlight: 256,
-      timeoutMs: 5000,
-      retries: 2,
-    });
-    const bySeq = new Map<number, KvEvent>();
-    const publish = (n: number) =>
-      mapLimit(
-        Array.from({ length: n }, () => randomEvent(500)),
-        256,
-        async (e) => bySeq.set((await publisher.publish(e)).seq, e),
-      );
+describe('self-healing after Redis data loss', () => {
+  it('notices that a restarted Redis lost acknowledged writes and replays them from the stream by itself', async () => {
+    const { settings, worker, writes } = await pipeline('LOSS', ctx.redis.url);
     const redis = new Redis(ctx.redis.url, { lazyConnect: true });
-    const caughtUp = async () => {
-      const lag = await consumerLag(ctx.nc, settings);
-      return lag.pending === 0 && lag.ackPending === 0;
-    };
-    const stateMatches = async () => {
-      const actual = await readAll(redis).catch(() => null);
-      return (
-        actual !== null &&
-        JSON.stringify([...actual].sort()) === JSON.stringify([...modelState(bySeq)].sort())
-      );
-    };
     try {
-      await publish(4_000);
-      await waitUntil('first events applied', caughtUp);
+      await writes.publish(4_000);
+      await waitUntil('first events applied', () => caughtUp(ctx.nc, settings));
       await redis.connect();
-      await waitUntil('redis = model', stateMatches, 10_000);
-      expect(await scrapeMetric(port, 'kvflow_redis_data_loss_repairs_total')).toBe(0); // no false alarm
+      await waitUntil('redis = model', () => sameAsModel(redis, writes.bySeq), 10_000);
+      expect(await scrapeMetric(worker.port, 'kvflow_redis_data_loss_repairs_total')).toBe(0); // no false alarm
       await new Promise((r) => setTimeout(r, 600)); // the watermark follows the ack floor
 
       // A restart without persistence: everything acknowledged so far is gone, and nothing else notices (lag 0).
@@ -78,14 +64,16 @@ describe('self-healing after Redis data loss', () => {
       await ctx.redis.start();
       await redis.connect();
       expect((await readAll(redis)).size).toBe(0);
-      await publish(1_000); // and the pipeline keeps going meanwhile
+      await writes.publish(1_000); // and the pipeline keeps going meanwhile
 
-      await waitUntil('kvflow repaired redis by itself', stateMatches, 30_000);
-      await waitUntil('caught up', caughtUp);
-      expect(await stateMatches()).toBe(true);
-      expect(await scrapeMetric(port, 'kvflow_redis_data_loss_repairs_total')).toBe(1);
-      expect(await scrapeMetric(port, 'kvflow_redis_repaired_events_total')).toBeGreaterThan(0);
-      expect(worker.output()).toContain('redis lost acknowledged writes; repaired them from the stream');
+      await waitUntil('kvflow repaired redis by itself', () => sameAsModel(redis, writes.bySeq), 30_000);
+      await waitUntil('caught up', () => caughtUp(ctx.nc, settings));
+      expect(await sameAsModel(redis, writes.bySeq)).toBe(true);
+      expect(await scrapeMetric(worker.port, 'kvflow_redis_data_loss_repairs_total')).toBe(1);
+      expect(await scrapeMetric(worker.port, 'kvflow_redis_repaired_events_total')).toBeGreaterThan(0);
+      expect(worker.service.output()).toContain(
+        'redis lost acknowledged writes; repaired them from the stream',
+      );
     } finally {
       redis.disconnect();
     }
@@ -95,35 +83,11 @@ describe('self-healing after Redis data loss', () => {
     // A Redis of its own with an append-only file, so a tail of it can be cut as an OS crash would.
     const dataDir = mkdtempSync(join(tmpdir(), 'kvflow-aof-'));
     const aofRedis = await startRedisServer({ port: await freePort(), dataDir });
-    const env = serviceEnv(ctx.nats, aofRedis, {
-      STREAM_NAME: 'AOF',
-      STREAM_SUBJECT: 'aof.events',
-      DLQ_STREAM_NAME: 'AOF_DLQ',
-      DLQ_SUBJECT: 'aof.dlq',
-      WATERMARK_INTERVAL_MS: '200',
-      NAK_BASE_DELAY_MS: '100',
-    });
-    const settings = settingsFor(env);
-    await provision(ctx.nc, settings);
-    const port = await freePort();
-    const worker = spawnService('consumer/dist/main.js', { ...env, METRICS_PORT: String(port) });
-    ctx.services.push(worker);
     const redis = new Redis(aofRedis.url, { lazyConnect: true });
     try {
-      await waitUntil('worker ready', () => httpReady(port));
-      const publisher = new Publisher(ctx.nc, {
-        subject: settings.subject,
-        maxInFlight: 256,
-        timeoutMs: 5000,
-        retries: 2,
-      });
-      const bySeq = new Map<number, KvEvent>();
-      for (const e of Array.from({ length: 4_000 }, () => randomEvent(500)))
-        bySeq.set((await publisher.publish(e)).seq, e);
-      await waitUntil('applied', async () => {
-        const lag = await consumerLag(ctx.nc, settings);
-        return lag.pending === 0 && lag.ackPending === 0;
-      });
+      const { settings, worker, writes } = await pipeline('AOF', aofRedis.url);
+      await writes.publish(4_000);
+      await waitUntil('applied', () => caughtUp(ctx.nc, settings));
       await new Promise((r) => setTimeout(r, 600)); // the watermark follows the ack floor
 
       // The crash: the process stops and the last third of the append-only file never reached the disk.
@@ -134,21 +98,21 @@ describe('self-healing after Redis data loss', () => {
       truncateSync(join(dir, incr), Math.floor((size * 2) / 3));
       await aofRedis.start();
       await redis.connect();
-      const model = modelState(bySeq);
-      const survived = await readAll(redis);
-      expect(JSON.stringify([...survived].sort())).not.toBe(JSON.stringify([...model].sort())); // writes were lost
+      expect(await sameAsModel(redis, writes.bySeq)).toBe(false); // writes were lost
 
       await waitUntil(
         'kvflow repaired the lost tail by itself',
-        async () => JSON.stringify([...(await readAll(redis))].sort()) === JSON.stringify([...model].sort()),
+        () => sameAsModel(redis, writes.bySeq),
         30_000,
       );
-      expect(await scrapeMetric(port, 'kvflow_redis_data_loss_repairs_total')).toBe(1);
-      expect(worker.output()).toContain('redis lost acknowledged writes; repaired them from the stream');
+      expect(await scrapeMetric(worker.port, 'kvflow_redis_data_loss_repairs_total')).toBe(1);
+      expect(worker.service.output()).toContain(
+        'redis lost acknowledged writes; repaired them from the stream',
+      );
+      worker.service.child.kill('SIGKILL');
+      await worker.service.exited;
     } finally {
       redis.disconnect();
-      worker.child.kill('SIGKILL');
-      await worker.exited;
       await aofRedis.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -2,21 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  type DeadLetter,
-  type KvEvent,
-  listDeadLetters,
-  Publisher,
-  provision,
-  readAll,
-} from '@kvflow/common';
+import { type DeadLetter, listDeadLetters, provision, readAll } from '@kvflow/common';
 import {
   consumerLag,
   freePort,
   httpReady,
-  mapLimit,
   modelState,
-  randomEvent,
+  recordingPublisher,
   type ServerProcess,
   type Service,
   scrapeMetric,
@@ -24,6 +16,7 @@ import {
   settingsFor,
   spawnService,
   startRedisServer,
+  streamNames,
   waitUntil,
 } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
@@ -80,10 +73,7 @@ describe('Redis outage with several apply loops per worker', () => {
       redisServer = await startRedisServer({ port: await freePort(), dataDir });
       const name = `RECOVER${concurrency}`;
       const env = serviceEnv(ctx.nats, redisServer, {
-        STREAM_NAME: name,
-        STREAM_SUBJECT: `${name.toLowerCase()}.events`,
-        DLQ_STREAM_NAME: `${name}_DLQ`,
-        DLQ_SUBJECT: `${name.toLowerCase()}.dlq`,
+        ...streamNames(name),
         PROVISION: 'false',
         LOG_LEVEL: 'info', // the recovery's "redis is back" line is info
         APPLY_CONCURRENCY: String(concurrency),
@@ -99,19 +89,7 @@ describe('Redis outage with several apply loops per worker', () => {
       const settings = settingsFor(env);
       await provision(ctx.nc, settings);
 
-      const publisher = new Publisher(ctx.nc, {
-        subject: settings.subject,
-        maxInFlight: 256,
-        timeoutMs: 5000,
-        retries: 2,
-      });
-      const bySeq = new Map<number, KvEvent>();
-      const publish = (n: number) =>
-        mapLimit(
-          Array.from({ length: n }, () => randomEvent(500)),
-          256,
-          async (e) => bySeq.set((await publisher.publish(e)).seq, e),
-        );
+      const { bySeq, publish } = recordingPublisher(ctx.nc, settings, { keySpace: 500, inFlight: 256 });
       await publish(BACKLOG);
 
       const ports = await Promise.all(Array.from({ length: WORKERS }, () => freePort()));

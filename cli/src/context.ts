@@ -9,13 +9,13 @@ import {
   env,
   LOG_LEVELS,
   type Logger,
+  loadSettings,
   type NatsConnection,
   type Redis,
   type StreamSettings,
   streamEnv,
   streamSettings,
 } from '@kvflow/common';
-import { config as readDotenv } from 'dotenv';
 
 /** The CLI reads the pipeline's variables; it logs only warnings and worse unless LOG_LEVEL says otherwise. */
 export const cliSettings = defineSettings(
@@ -50,9 +50,8 @@ export class CliContext {
   private redis: Redis | null = null;
 
   constructor(source: NodeJS.ProcessEnv = process.env) {
-    if (source === process.env) readDotenv({ quiet: true });
-    // A ConfigError here is reported by main() with exit code 2, like every other process's settings error.
-    const settings = cliSettings.parse(source);
+    // The start-up path every kvflow process takes: .env, validation, exit 2 naming what to fix.
+    const settings = loadSettings(cliSettings, 'kvflow', source);
     this.connection = settings.connection;
     this.stream = settings.stream;
     // Commands print their results on stdout (--json must stay parseable): logs go to stderr.

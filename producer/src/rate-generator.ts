@@ -8,9 +8,9 @@ import {
   type RateProfile,
   targetRate,
 } from '@kvflow/common';
-import { SlidingCounter } from './ack-counter.js';
 import type { GeneratorSettings } from './config.js';
 import type { ProducerMetrics } from './metrics.js';
+import { SlidingCounter } from './sliding-counter.js';
 
 const TICK_MS = 10;
 const WINDOW_MS = 5_000;

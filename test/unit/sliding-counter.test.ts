@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SlidingCounter } from '../../producer/src/ack-counter.js';
+import { SlidingCounter } from '../../producer/src/sliding-counter.js';
 
 /** Within one bucket (1/50 of the window) of `expected` at a steady `rate`: the counter's resolution. */
 const near = (actual: number, expected: number, rate = expected) =>

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT } from './root.js';
+import { freePort } from './server-processes.js';
 
 /** The environment a kvflow process needs to reach the test servers, quiet logs unless asked for. */
 export function serviceEnv(
@@ -65,4 +66,19 @@ export async function scrapeMetric(port: number, sample: string): Promise<number
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
   return line ? Number(line.slice(sample.length + 1)) : 0;
+}
+
+/**
+ * Starts a worker (`consumer/dist/main.js`) on a free metrics port, adds it to `started` (so the suite's teardown
+ * kills it even if it never gets ready) and waits until its `/readyz` answers 200.
+ */
+export async function startWorkerProcess(
+  env: Record<string, string>,
+  started: Service[],
+): Promise<{ service: Service; port: number }> {
+  const port = await freePort();
+  const service = spawnService('consumer/dist/main.js', { ...env, METRICS_PORT: String(port) });
+  started.push(service);
+  await waitUntil('worker ready', () => httpReady(port));
+  return { service, port };
 }
