@@ -18,8 +18,13 @@ import { parse, parseAllDocuments } from 'yaml';
 
 /** Kubernetes delivery beyond the chart: helmfile, Taskfile, Dockerfiles, secrets hygiene. */
 
+/** Runs a tool with plain output: CI=true makes task colour its listings, and the tests read them as text. */
 function run(cmd: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(cmd, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
   if (r.error)
     throw new Error(`${cmd} not found (run bash scripts/install-k8s-tools.sh): ${r.error.message}`);
   return { code: r.status ?? 1, out: `${r.stdout}${r.stderr}` };
