@@ -1,0 +1,42 @@
+# Shared by the local-k8s scripts (sourced, not run): pinned versions and where things live.
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+KUBERNETES_VERSION=v1.34.4
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+K8S_HOME="${KVFLOW_K8S_HOME:-$ROOT/.kvflow/k8s}"
+K8S_BIN="$K8S_HOME/bin"
+
+NODE_NAME=kvflow-node
+# The node's address: an extra address on lo, because pods cannot reach 127.0.0.1 of the host, and the host has no
+# other stable address of its own (this kernel has no dummy interface module).
+NODE_IP=10.250.0.1
+POD_CIDR=10.244.0.0/24
+CLUSTER_CIDR=10.244.0.0/16
+SERVICE_CIDR=10.96.0.0/24
+SERVICE_IP=10.96.0.1
+DNS_IP=10.96.0.10
+BRIDGE=kvflow0
+ETCD_PORT=12379
+APISERVER_PORT=6443
+# The KEDA version helmfiles/ pins (a test checks they agree).
+KEDA_VERSION=v2.20.2
+COREDNS_VERSION=v1.12.1
+
+# The KEDA module's source folder in the Go module cache (downloaded on first use).
+keda_source() {
+  local dir
+  dir="$(GOFLAGS=-mod=mod go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  [ -n "$dir" ] && [ -d "$dir" ] || die "could not download github.com/kedacore/keda/v2@$KEDA_VERSION from the Go module proxy"
+  echo "$dir"
+}
+NATS_SERVER_VERSION=v2.15.2
+
+# Images the node runs, made on this machine (nothing can be pulled here); localhost/ marks them as local.
+PAUSE_IMAGE=localhost/local-k8s/pause:3.10
+COREDNS_IMAGE=localhost/local-k8s/coredns:${COREDNS_VERSION#v}
+KEDA_OPERATOR_IMAGE=localhost/local-k8s/keda:${KEDA_VERSION#v}
+KEDA_ADAPTER_IMAGE=localhost/local-k8s/keda-metrics-apiserver:${KEDA_VERSION#v}
+KEDA_WEBHOOKS_IMAGE=localhost/local-k8s/keda-admission-webhooks:${KEDA_VERSION#v}
+NATS_IMAGE=localhost/local-k8s/nats:${NATS_SERVER_VERSION#v}
+REDIS_IMAGE=localhost/local-k8s/redis:7.0-bookworm
