@@ -46,7 +46,10 @@ export const autoscalingSchema = z
     lagThreshold: z.number().int().min(1).default(10),
     activationLagThreshold: z.number().int().min(0).default(0),
     behavior: z.object({ scaleUp: rules(scaleUpDefaults), scaleDown: rules(scaleDownDefaults) }).prefault({}),
-    // kube-controller-manager settings in a cluster (--horizontal-pod-autoscaler-sync-period, -tolerance).
+    // kube-controller-manager settings in a cluster (--horizontal-pod-autoscaler-sync-period, -tolerance). The
+    // tolerance holds the count while 1 - tolerance <= lag / (lagThreshold * current) <= 1 + tolerance, both edges
+    // included (Kubernetes >= 1.33). Per-HPA behavior.scaleUp/scaleDown.tolerance is alpha in 1.34
+    // (HPAConfigurableTolerance, off by default: the API server drops the fields), so it is not read here either.
     hpa: z
       .object({
         syncPeriodSeconds: z.number().int().min(1).default(15),

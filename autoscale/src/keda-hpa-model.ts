@@ -1,23 +1,31 @@
 import type { AutoscalingSettings, ScalingRules } from './autoscaling-settings.js';
 
 /**
- * What KEDA and the HPA decide, as pure functions of time, lag and current replicas, following their sources:
+ * What KEDA (v2.20) and the HPA controller (Kubernetes v1.34) decide, as pure functions of time, lag and current
+ * replicas, following their sources. `lag` is null when the scaler answered an error (no fallback configured).
  *
- * KEDA (ScaledObject executor, nats-jetstream scaler), every `pollingInterval`:
- *   active = lag > activationLagThreshold
- *   0 replicas and active            -> max(minReplicaCount, 1)
- *   inactive for >= cooldownPeriod   -> minReplicaCount (0)
- *   otherwise the HPA is in charge (its minReplicas is max(minReplicaCount, 1)).
+ * KEDA (pkg/scaling/executor/scale_scaledobjects.go RequestScale), every `pollingInterval`:
+ *   error                                -> no change, lastActiveTime not updated
+ *   active (lag > activationLagThreshold): lastActiveTime = now; 0 replicas -> max(minReplicaCount, 1)
+ *   inactive, minReplicaCount 0, > 0 replicas, lastActiveTime + cooldownPeriod passed -> 0
+ *   inactive, replicas < minReplicaCount -> minReplicaCount
+ *   otherwise the HPA is in charge (its minReplicas is max(minReplicaCount, 1): controllers/keda/hpa.go).
  *
- * HPA (external metric, AverageValue target = lagThreshold), every sync period, only while replicas > 0:
- *   ratio = lag / (lagThreshold * current); desired = |1 - ratio| <= tolerance ? current : ceil(lag / lagThreshold)
- *   stabilization: up = min(desired, recommendations within the scale-up window),
- *                  down = max(desired, recommendations within the scale-down window),
- *                  recommendation = clamp(current, up, down)
- *   rate limits: per policy, periodStart = current - added + removed within periodSeconds;
- *                up: Pods start+value, Percent ceil(start*(1+value/100)); Max picks the largest, Min the smallest
- *                down: Pods start-value, Percent floor(start*(1-value/100)); Max picks the smallest, Min the largest
- *   then clamped to [max(minReplicaCount, 1), maxReplicaCount].
+ * HPA (pkg/controller/podautoscaler/horizontal.go reconcileAutoscaler), every sync period:
+ *   first sight of the HPA: recommendations = [current] (recordInitialRecommendation, whatever the windows)
+ *   0 replicas -> nothing (scaling disabled); > maxReplicas -> maxReplicas; < minReplicas -> minReplicas, at once
+ *   metric error -> nothing
+ *   otherwise (replica_calculator.go GetExternalPerPodMetricReplicas, AverageValue target = lagThreshold):
+ *     ratio = lag / (lagThreshold * current)
+ *     desired = (1 - tolerance) <= ratio <= (1 + tolerance) ? current : ceil(lag / lagThreshold)
+ *     stabilization: up = min(desired, recommendations within the scale-up window),
+ *                    down = max(desired, recommendations within the scale-down window),
+ *                    recommendation = clamp(current, up, down)
+ *     rate limits: per policy, periodStart = current - added + removed within periodSeconds;
+ *                  up: Pods start+value, Percent ceil(start*(1+value/100)); Max picks the largest, Min the smallest
+ *                  down: Pods start-value, Percent start*(1-value/100) truncated; Max picks the smallest, Min the largest
+ *     then [minReplicas, maxReplicas] on the side it moves to.
+ *   every change it makes (clamps included) is a scale event for the policies (storeScaleEvent).
  */
 
 export interface Decision {
@@ -34,12 +42,39 @@ interface Recommendation {
   replicas: number;
 }
 
+/**
+ * The HPA's replica count for an external metric with an AverageValue target (GetExternalPerPodMetricReplicas).
+ * Since Kubernetes 1.33 the tolerance band is inclusive at both edges (Tolerances.isWithin); per-HPA tolerances
+ * are alpha in 1.34 (HPAConfigurableTolerance, off by default), so both edges use the controller's flag.
+ */
+export function externalAverageValueReplicas(
+  metric: number,
+  target: number,
+  replicas: number,
+  tolerance: number,
+): number {
+  const ratio = metric / (target * replicas);
+  if (1 - tolerance <= ratio && ratio <= 1 + tolerance) return replicas;
+  return Math.ceil(metric / target);
+}
+
+/** storeScaleEvent: the new event takes the slot of the last one older than the direction's longest period. */
+function storeScaleEvent(events: ScaleEvent[], event: ScaleEvent, rules: ScalingRules): ScaleEvent[] {
+  const cutoff = event.at - Math.max(...rules.policies.map((p) => p.periodSeconds));
+  const slot = events.findLastIndex((e) => e.at < cutoff);
+  return slot === -1 ? [...events, event] : events.map((e, i) => (i === slot ? event : e));
+}
+
+function changeWithin(events: ScaleEvent[], now: number, periodSeconds: number): number {
+  return events.filter((e) => e.at > now - periodSeconds).reduce((sum, e) => sum + e.change, 0);
+}
+
 export class KedaHpaModel {
   private lastActive = Number.NEGATIVE_INFINITY;
-  private recommendations: Recommendation[] = [];
+  /** null until the HPA's first reconcile. */
+  private recommendations: Recommendation[] | null = null;
   private upEvents: ScaleEvent[] = [];
   private downEvents: ScaleEvent[] = [];
-  private hpaStarted = false;
 
   constructor(readonly settings: AutoscalingSettings) {}
 
@@ -48,40 +83,54 @@ export class KedaHpaModel {
   }
 
   /** KEDA's poll at time `now` (seconds). Returns the replica count KEDA sets, or null when it leaves it alone. */
-  kedaPoll(now: number, lag: number, current: number): Decision | null {
+  kedaPoll(now: number, lag: number | null, current: number): Decision | null {
     const s = this.settings;
-    const active = lag > s.activationLagThreshold;
-    if (active) this.lastActive = now;
-    if (current < s.minReplicaCount) return { replicas: s.minReplicaCount, reason: 'below minReplicaCount' };
-    if (active && current === 0) {
+    if (lag === null) return null;
+    if (lag > s.activationLagThreshold) {
+      this.lastActive = now;
+      if (current > 0) return null;
       return { replicas: this.hpaMinReplicas, reason: `activated: lag ${lag} > ${s.activationLagThreshold}` };
     }
-    if (!active && current > 0 && s.minReplicaCount === 0 && now - this.lastActive >= s.cooldownPeriod) {
+    if (current > 0 && s.minReplicaCount === 0) {
+      // KEDA tests lastActiveTime + cooldown before now, with lastActiveTime stored at whole seconds: on this
+      // clock's whole-second polls that is >=.
+      if (now - this.lastActive < s.cooldownPeriod) return null;
       return {
         replicas: 0,
         reason: `lag <= ${s.activationLagThreshold} for the ${s.cooldownPeriod}s cooldown`,
       };
     }
+    if (current < s.minReplicaCount) return { replicas: s.minReplicaCount, reason: 'below minReplicaCount' };
     return null;
   }
 
   /** The HPA's sync at time `now`. Returns the new replica count, or null when it does not change. */
-  hpaSync(now: number, lag: number, current: number): Decision | null {
-    if (current === 0) return null; // scaling to and from zero is KEDA's job
+  hpaSync(now: number, lag: number | null, current: number): Decision | null {
     const s = this.settings;
-    if (!this.hpaStarted) {
-      this.hpaStarted = true;
-      // A new HPA seeds its scale-down window with the current count, so it does not scale down at once.
-      if (s.behavior.scaleDown.stabilizationWindowSeconds > 0)
-        this.recommendations.push({ at: now, replicas: current });
-    }
-    const ratio = lag / (s.lagThreshold * current);
-    const raw = Math.abs(1 - ratio) <= s.hpa.tolerance ? current : Math.ceil(lag / s.lagThreshold);
-    const stabilized = this.stabilize(now, raw, current);
+    this.recommendations ??= [{ at: now, replicas: current }];
+    if (current === 0) return null; // minReplicas >= 1 under KEDA: scaling from zero is KEDA's job
+    if (current > s.maxReplicaCount)
+      return this.scale(now, current, s.maxReplicaCount, 'above maxReplicaCount');
+    if (current < this.hpaMinReplicas)
+      return this.scale(now, current, this.hpaMinReplicas, 'below minReplicas');
+    if (lag === null) return null;
+    const desired = externalAverageValueReplicas(lag, s.lagThreshold, current, s.hpa.tolerance);
+    const stabilized = this.stabilize(now, desired, current);
     const limited = this.limitRate(now, stabilized, current);
     if (limited.replicas === current) return null;
-    this.recordScaleEvent(now, current, limited.replicas);
-    return { replicas: limited.replicas, reason: `${limited.reason} (lag ${lag}, metric wants ${raw})` };
+    return this.scale(
+      now,
+      current,
+      limited.replicas,
+      `${limited.reason} (lag ${lag}, metric wants ${desired})`,
+    );
+  }
+
+  private scale(now: number, from: number, to: number, reason: string): Decision {
+    const { scaleUp, scaleDown } = this.settings.behavior;
+    if (to > from) this.upEvents = storeScaleEvent(this.upEvents, { at: now, change: to - from }, scaleUp);
+    else this.downEvents = storeScaleEvent(this.downEvents, { at: now, change: from - to }, scaleDown);
+    return { replicas: to, reason };
   }
 
   private stabilize(now: number, desired: number, current: number): number {
@@ -90,21 +139,18 @@ export class KedaHpaModel {
     const downCutoff = now - scaleDown.stabilizationWindowSeconds;
     let up = desired;
     let down = desired;
-    for (const r of this.recommendations) {
+    const recommendations = this.recommendations ?? [];
+    for (const r of recommendations) {
       if (r.at > upCutoff) up = Math.min(up, r.replicas);
       if (r.at > downCutoff) down = Math.max(down, r.replicas);
     }
+    // The HPA overwrites one sample older than both windows instead; such samples never count again either way.
     const keep = Math.min(upCutoff, downCutoff);
-    this.recommendations = this.recommendations.filter((r) => r.at >= keep);
-    this.recommendations.push({ at: now, replicas: desired });
+    this.recommendations = [...recommendations.filter((r) => r.at >= keep), { at: now, replicas: desired }];
     let recommendation = current;
     if (recommendation < up) recommendation = up;
     if (recommendation > down) recommendation = down;
     return recommendation;
-  }
-
-  private changeWithin(events: ScaleEvent[], now: number, periodSeconds: number): number {
-    return events.filter((e) => e.at > now - periodSeconds).reduce((sum, e) => sum + e.change, 0);
   }
 
   private limit(now: number, current: number, rules: ScalingRules, direction: 'up' | 'down'): number {
@@ -112,11 +158,11 @@ export class KedaHpaModel {
     const proposals = rules.policies.map((p) => {
       const start =
         current -
-        this.changeWithin(this.upEvents, now, p.periodSeconds) +
-        this.changeWithin(this.downEvents, now, p.periodSeconds);
+        changeWithin(this.upEvents, now, p.periodSeconds) +
+        changeWithin(this.downEvents, now, p.periodSeconds);
       if (direction === 'up')
         return p.type === 'Pods' ? start + p.value : Math.ceil(start * (1 + p.value / 100));
-      return p.type === 'Pods' ? start - p.value : Math.floor(start * (1 - p.value / 100));
+      return p.type === 'Pods' ? start - p.value : Math.trunc(start * (1 - p.value / 100));
     });
     const mostChange = direction === 'up' ? Math.max : Math.min;
     const leastChange = direction === 'up' ? Math.min : Math.max;
@@ -148,14 +194,5 @@ export class KedaHpaModel {
       return { replicas: desired, reason: 'scale down' };
     }
     return { replicas: current, reason: 'steady' };
-  }
-
-  /** The HPA remembers its own scale events (not KEDA's) for the policies' periods. */
-  private recordScaleEvent(now: number, from: number, to: number): void {
-    const keepSince = now - 1800; // the longest period a policy may have
-    this.upEvents = this.upEvents.filter((e) => e.at > keepSince);
-    this.downEvents = this.downEvents.filter((e) => e.at > keepSince);
-    if (to > from) this.upEvents.push({ at: now, change: to - from });
-    else this.downEvents.push({ at: now, change: from - to });
   }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { readLag } from '@kvflow/autoscale';
+import { createKedaLagReader } from '@kvflow/autoscale';
 import {
   connectionEnv,
   connectionSettings,
@@ -173,7 +173,12 @@ async function main(): Promise<number> {
   const registry = createRegistry();
   const readiness = new Readiness([]);
   const ops = await startOpsServer({ host: '127.0.0.1', port: scalerPort, registry, readiness });
-  const lag = () => readLag(stack.natsMonitorUrl, '$G', stream.stream, stream.consumer);
+  // One cached scaler for the scaler loop and the live view, as KEDA's operator and metrics server share one.
+  const lag = createKedaLagReader(stack.natsMonitorUrl, {
+    account: '$G',
+    stream: stream.stream,
+    consumer: stream.consumer,
+  });
   const onDecision = (d: ScalerDecision) => {
     lastDecision = `${d.by.toUpperCase()} ${d.from} -> ${d.replicas}: ${d.reason}`;
     if (!tty) say(`t=${d.at.toFixed(0)}s scale ${d.from} -> ${d.replicas} by ${d.by}: ${d.reason}`);

@@ -69,8 +69,8 @@ describe('lag as KEDA reads it', () => {
     expect(lagFromJsz(body, '$G', 'KVFLOW', 'nobody')).toMatchObject({ lag: 500, consumerFound: false });
   });
 
-  it('fails clearly when the stream is missing', () => {
-    expect(() => lagFromJsz(body, '$G', 'NOPE', 'workers')).toThrow('stream NOPE not found in account $G');
+  it('reads a missing stream as lag 0 on a single server, as a new KEDA scaler does', () => {
+    expect(lagFromJsz(body, '$G', 'NOPE', 'workers')).toMatchObject({ lag: 0, streamFound: false });
   });
 
   it('asks the same URL KEDA asks', () => {

@@ -1,7 +1,17 @@
-import { autoscalingSchema, KedaHpaModel } from '@kvflow/autoscale';
+import {
+  autoscalingSchema,
+  type JszResponse,
+  KedaHpaModel,
+  kedaReadJsz,
+  type LagTarget,
+  lagFromJsz,
+  newScalerMemory,
+  type ScalerMemory,
+} from '@kvflow/autoscale';
 import { describe, expect, it } from 'vitest';
 
-type Step = { t: number; who: 'keda' | 'hpa'; lag: number; current: number; expect: number | null };
+// lag null: the scaler answered an error.
+type Step = { t: number; who: 'keda' | 'hpa'; lag: number | null; current: number; expect: number | null };
 
 function run(settings: Record<string, unknown>, steps: Step[]) {
   const model = new KedaHpaModel(autoscalingSchema.parse(settings));
@@ -130,8 +140,13 @@ describe('KEDA + HPA model (lag traces: time, lag, current replicas -> replicas)
     ]);
   });
 
-  it('scales at exactly 10% over: |1 - 1.1| is 0.10000000000000009 in float64, in Go as in JS', () => {
-    expectTrace(base, [{ t: 0, who: 'hpa', lag: 440, current: 4, expect: 5 }]);
+  it('keeps the count at exactly 10% over and under: 1.34 tests (1 - tol) <= ratio <= (1 + tol)', () => {
+    // 440 / 400 and 1 + 0.1 are the same float64 (the pre-1.33 |1 - ratio| <= tol made it 0.10000000000000009 > 0.1).
+    expectTrace(base, [
+      { t: 0, who: 'hpa', lag: 440, current: 4, expect: null },
+      { t: 15, who: 'hpa', lag: 360, current: 4, expect: null },
+      { t: 30, who: 'hpa', lag: 441, current: 4, expect: 5 },
+    ]);
   });
 
   it('goes back to zero only after the cooldown at or below activation', () => {
@@ -160,6 +175,99 @@ describe('KEDA + HPA model (lag traces: time, lag, current replicas -> replicas)
     ]);
   });
 
+  it('sets maxReplicas at once when current is above it, past the window and the policies', () => {
+    const s = {
+      ...base,
+      behavior: { scaleDown: { policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] } },
+    };
+    expectTrace(s, [{ t: 0, who: 'hpa', lag: 0, current: 14, expect: 10 }]);
+  });
+
+  it('sets minReplicas at once when current is below it, past the scale-up policy', () => {
+    const s = {
+      ...base,
+      minReplicaCount: 5,
+      behavior: { scaleUp: { policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] } },
+    };
+    expectTrace(s, [{ t: 0, who: 'hpa', lag: 0, current: 1, expect: 5 }]);
+  });
+
+  it('counts its clamp to maxReplicas as a scale event in the policy period', () => {
+    const s = {
+      ...base,
+      behavior: {
+        scaleDown: {
+          stabilizationWindowSeconds: 0,
+          policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }],
+        },
+      },
+    };
+    expectTrace(s, [
+      { t: 0, who: 'hpa', lag: 100, current: 14, expect: 10 },
+      { t: 15, who: 'hpa', lag: 100, current: 10, expect: 7 }, // periodStart 10 + 4 removed = 14 -> 50% = 7
+    ]);
+  });
+
+  it("reuses the slot of a scale event older than its direction's longest period, as storeScaleEvent does", () => {
+    const s = {
+      ...base,
+      maxReplicaCount: 50,
+      behavior: {
+        scaleUp: { policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }] },
+        scaleDown: {
+          stabilizationWindowSeconds: 0,
+          policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }],
+        },
+      },
+    };
+    expectTrace(s, [
+      { t: 0, who: 'hpa', lag: 5000, current: 1, expect: 5 }, // +4 at t=0
+      { t: 20, who: 'hpa', lag: 5000, current: 5, expect: 9 }, // +4 at t=20 takes the outdated t=0 slot
+      // periodStart (60 s) = 9 - 4 = 5 (the +4 of t=0 is gone), so 5 - 1 = 4 pods is the floor: 9 -> 4
+      { t: 30, who: 'hpa', lag: 100, current: 9, expect: 4 },
+    ]);
+  });
+
+  it('seeds its recommendations with the current count on first sight, whatever the windows', () => {
+    const s = {
+      ...base,
+      behavior: { scaleUp: { stabilizationWindowSeconds: 60 }, scaleDown: { stabilizationWindowSeconds: 0 } },
+    };
+    expectTrace(s, [
+      { t: 0, who: 'hpa', lag: 1000, current: 2, expect: null }, // the seeded 2 is the lowest in the scale-up window
+      { t: 61, who: 'hpa', lag: 1000, current: 2, expect: 6 }, // the seed left the window: 2 + 4 pods
+    ]);
+  });
+
+  it('seeds even when its first sync sees zero replicas (scaling disabled before KEDA activates)', () => {
+    const s = { ...base, behavior: { scaleUp: { stabilizationWindowSeconds: 60 } } };
+    expectTrace(s, [
+      { t: 0, who: 'hpa', lag: 1000, current: 0, expect: null },
+      { t: 0, who: 'keda', lag: 1000, current: 0, expect: 1 },
+      { t: 15, who: 'hpa', lag: 1000, current: 1, expect: null }, // the seeded 0 caps the scale-up window
+      { t: 61, who: 'hpa', lag: 1000, current: 1, expect: 5 },
+    ]);
+  });
+
+  it('leaves a count below minReplicaCount to the HPA while active (KEDA raises it only when inactive)', () => {
+    expectTrace({ ...base, minReplicaCount: 3 }, [
+      { t: 0, who: 'keda', lag: 500, current: 1, expect: null },
+      { t: 0, who: 'hpa', lag: 500, current: 1, expect: 3 },
+      { t: 30, who: 'keda', lag: 0, current: 1, expect: 3 },
+    ]);
+  });
+
+  it('holds on a scaler error without fallback: no activation, no cooldown, HPA only clamps', () => {
+    expectTrace(base, [
+      { t: 0, who: 'keda', lag: 500, current: 0, expect: 1 },
+      { t: 30, who: 'keda', lag: null, current: 1, expect: null },
+      { t: 100, who: 'keda', lag: null, current: 1, expect: null }, // 100 s > cooldown, but errors do not count
+      { t: 105, who: 'hpa', lag: null, current: 1, expect: null },
+      { t: 110, who: 'hpa', lag: null, current: 14, expect: 10 }, // the max/min clamps come before the metric
+      { t: 130, who: 'keda', lag: 0, current: 1, expect: 0 }, // last active at t=0
+    ]);
+  });
+
   it('seeds the scale-down window on its first sync, as a new HPA does', () => {
     expectTrace({ ...base, behavior: { scaleDown: { stabilizationWindowSeconds: 30 } } }, [
       { t: 0, who: 'hpa', lag: 0, current: 3, expect: null },
@@ -172,5 +280,73 @@ describe('KEDA + HPA model (lag traces: time, lag, current replicas -> replicas)
     expect(() => autoscalingSchema.parse({ minReplicaCount: 5, maxReplicaCount: 2 })).toThrow(
       /maxReplicaCount must be >= minReplicaCount/,
     );
+  });
+});
+
+describe('nats-jetstream scaler with a missing stream or consumer (KEDA v2.20, single server and cluster)', () => {
+  const target: LagTarget = { account: '$G', stream: 'KVFLOW', consumer: 'workers' };
+  const kvflow = (consumers: Array<{ leader?: string }>) => ({
+    name: 'KVFLOW',
+    state: { messages: 500, first_seq: 1, last_seq: 500 },
+    consumer_detail: consumers.map((c) => ({
+      name: 'workers',
+      num_pending: 120,
+      num_ack_pending: 30,
+      num_redelivered: 0,
+      ...(c.leader ? { cluster: { leader: c.leader } } : {}),
+    })),
+  });
+  const jsz = (streams: ReturnType<typeof kvflow>[], clusterSize = 0): JszResponse => ({
+    ...(clusterSize ? { meta_cluster: { cluster_size: clusterSize } } : {}),
+    account_details: [{ name: '$G', id: '$G', stream_detail: streams }],
+  });
+  /** Successive reads through one cached scaler, as the operator and the metrics server share it. */
+  function reads(bodies: JszResponse[]): Array<number | string> {
+    let memory: ScalerMemory = newScalerMemory();
+    return bodies.map((b) => {
+      const r = kedaReadJsz(memory, b, target);
+      memory = r.memory;
+      return 'error' in r ? r.error : r.reading.lag;
+    });
+  }
+
+  it('reads a stream that was never there as lag 0, inactive, no error (a new scaler has an empty stream)', () => {
+    expect(lagFromJsz(jsz([]), '$G', 'KVFLOW', 'workers')).toMatchObject({
+      lag: 0,
+      streamFound: false,
+      consumerFound: false,
+    });
+    expect(lagFromJsz({}, '$G', 'KVFLOW', 'workers').lag).toBe(0); // no such account either
+  });
+
+  it("reads the stream's last sequence while the consumer is missing, on every read", () => {
+    expect(reads([jsz([kvflow([{}])]), jsz([kvflow([])]), jsz([kvflow([])])])).toEqual([150, 500, 500]);
+  });
+
+  it('keeps the last lag it read after the stream is deleted: a single server names no consumer leader', () => {
+    expect(reads([jsz([kvflow([{}])]), jsz([]), jsz([])])).toEqual([150, 150, 150]);
+  });
+
+  it('rebuilds the scaler on its first error and retries: with a leader cached, a deleted stream reads 0', () => {
+    expect(reads([jsz([kvflow([{ leader: 'n1' }])]), jsz([]), jsz([])])).toEqual([150, 0, 0]);
+  });
+
+  it('errors on a NATS cluster when the consumer or the stream is missing (leader node not found)', () => {
+    const [found, noConsumer, noStream] = reads([
+      jsz([kvflow([{ leader: 'n1' }])], 3),
+      jsz([kvflow([])], 3),
+      jsz([], 3),
+    ]);
+    expect(found).toBe(150);
+    expect(noConsumer).toMatch(/leader node not found for consumer workers/);
+    expect(noStream).toMatch(/leader node not found for consumer workers/);
+    expect(() => lagFromJsz(jsz([], 3), '$G', 'KVFLOW', 'workers')).toThrow(/leader node not found/);
+  });
+
+  it('matches the account by id or by name', () => {
+    const byId: JszResponse = {
+      account_details: [{ name: 'other', id: '$G', stream_detail: [kvflow([{}])] }],
+    };
+    expect(lagFromJsz(byId, '$G', 'KVFLOW', 'workers').lag).toBe(150);
   });
 });

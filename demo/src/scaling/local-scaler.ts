@@ -82,17 +82,16 @@ export class LocalScaler {
   }
 
   private async tick(by: 'keda' | 'hpa'): Promise<void> {
-    let lag: number;
+    let lag: number | null = null;
     try {
       lag = (await this.readLag()).lag;
       this.lastError = null;
+      this.lastLag = lag;
+      this.gauges.backlog.set(lag);
     } catch (err) {
-      // As KEDA does on a failing scaler: no decision this round (and no fallback configured).
+      // A failing scaler (no fallback configured): the model holds, except for the HPA's min/max clamps.
       this.lastError = (err as Error).message;
-      return;
     }
-    this.lastLag = lag;
-    this.gauges.backlog.set(lag);
     const current = this.pool.current;
     const now = this.now();
     const d = by === 'keda' ? this.model.kedaPoll(now, lag, current) : this.model.hpaSync(now, lag, current);
