@@ -36,7 +36,7 @@ kubectl_ kustomize "$keda" | apply
 rollout kube-system deploy/coredns
 rollout redis deploy/redis
 rollout nats statefulset/nats
-for d in keda-operator keda-operator-metrics-apiserver keda-admission-webhooks; do rollout keda "deploy/$d"; done
+for d in keda-operator keda-metrics-apiserver keda-admission; do rollout keda "deploy/$d"; done
 kubectl_ wait --for=condition=Available apiservice/v1beta1.external.metrics.k8s.io --timeout=120s >/dev/null ||
   die "KEDA's metrics API (apiservice v1beta1.external.metrics.k8s.io) is not Available: kubectl describe apiservice v1beta1.external.metrics.k8s.io"
 say "add-ons ready"

@@ -29,7 +29,7 @@ build_module() {
   if [ ${#todo[@]} -eq 0 ]; then say "$(basename "$dir"): binaries present"; return; fi
   for pair in "${todo[@]}"; do
     out="${pair%%=*}"; pkg="${pair#*=}"
-    say "building $out ($pkg); a cold build of a Kubernetes component takes minutes"
+    say "building $out ($pkg) (a cold build takes minutes)"
     local start=$SECONDS
     (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$K8S_BIN/$out" "$pkg")
     echo "$pair $stamp" >"$K8S_BIN/.stamps/$out"

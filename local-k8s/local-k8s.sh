@@ -7,6 +7,7 @@
 #                                   (--node-only: Kubernetes alone, no add-ons)
 #   local-k8s/local-k8s.sh status   what runs, node and pods
 #   local-k8s/local-k8s.sh down     stop everything and put the machine back as `up` found it
+#   local-k8s/local-k8s.sh load IMAGE...   copy images from podman's store into the node
 #
 # Everything lives under .kvflow/k8s/ (KVFLOW_K8S_HOME): binaries, certificates, etcd data, containerd's root and
 # socket, the kubelet's root, logs (logs/*.log) and the kubeconfig (kubeconfig). containerd and its CNI config are
@@ -303,6 +304,9 @@ start_node() {
     --enable-aggregator-routing=true
   wait_for kube-apiserver 90 kubectl_ get --raw /readyz
 
+  local hpa_flags
+  hpa_flags="$(node "$here/hpa-flags.mjs")" || die "could not read autoscaling.hpa from the chart values (npm install first)"
+  # shellcheck disable=SC2086
   start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
     --kubeconfig "$K8S_HOME/controller-manager.kubeconfig" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port 10257 \
@@ -312,7 +316,7 @@ start_node() {
     --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
     --use-service-account-credentials=true --service-cluster-ip-range "$SERVICE_CIDR" \
     --cluster-cidr "$CLUSTER_CIDR" --allocate-node-cidrs=false \
-    --horizontal-pod-autoscaler-sync-period "${HPA_SYNC_PERIOD:-15s}"
+    $hpa_flags
   start kube-scheduler "$K8S_BIN/kube-scheduler" --kubeconfig "$K8S_HOME/scheduler.kubeconfig" \
     --authentication-kubeconfig "$K8S_HOME/scheduler.kubeconfig" \
     --authorization-kubeconfig "$K8S_HOME/scheduler.kubeconfig" \
@@ -342,6 +346,15 @@ import_images() {
   [ ${#missing[@]} -gt 0 ] || return 0
   say "importing ${#missing[@]} images into the node's containerd"
   podman save --multi-image-archive --format docker-archive "${missing[@]}" | ctr_ images import - >/dev/null
+}
+
+cmd_load() { # image... : podman's images into the node (what `task deploy ENV=local-k8s` runs)
+  [ $# -gt 0 ] || die "usage: local-k8s/local-k8s.sh load IMAGE..."
+  [ -S "$CONTAINERD_SOCK" ] || die "the node is not up (no containerd socket at $CONTAINERD_SOCK): task node-up"
+  local image
+  for image in "$@"; do podman image exists "$image" || die "no image $image in podman's store: build it first"; done
+  say "loading $* into the node"
+  podman save --multi-image-archive --format docker-archive "$@" | ctr_ images import - >/dev/null
 }
 
 ctr_() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
@@ -414,5 +427,6 @@ case "${1:-}" in
   up) cmd_up "${2:-}" ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) die "usage: local-k8s/local-k8s.sh up|down|status" ;;
+  load) shift; cmd_load "$@" ;;
+  *) die "usage: local-k8s/local-k8s.sh up [--node-only] | down | status | load IMAGE..." ;;
 esac
