@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     include: ['test/**/*.test.ts'],
+    // The Kubernetes acceptance run has its own command (npm run test:k8s, vitest.k8s.config.ts).
+    exclude: ['test/k8s/**', '**/node_modules/**'],
     reporters: ['default', './test/summary-reporter.ts'],
   },
 });

@@ -203,7 +203,7 @@ describe('Taskfile', () => {
   it.each([
     [['update-rate'], 'missing required variables: RATE'],
     [['update-rate', 'RATE=fast'], 'RATE must be a number of events/s'],
-    [['deploy'], 'missing required variables: REPO'],
+    [['deploy'], 'REPO is required'],
     [['run', 'ROLE=worker'], 'ROLE must be producer or consumer'],
   ])('explains what is missing: task %j', (args, message) => {
     const r = run('task', args);

@@ -1,12 +1,11 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, spawnService } from '@kvflow/testkit';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { ScalingReport } from '../demo/src/report/scaling-report.js';
+import { renderReport } from './report-charts.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const DURATION_S = 75;
 
 describe('one-machine scaling demo (acceptance)', () => {
@@ -42,56 +41,19 @@ describe('one-machine scaling demo (acceptance)', () => {
   }, 300_000);
 
   it('renders the HTML report in headless Chromium with both charts drawn', async () => {
-    expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium)`).toBe(true);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`file://${join(out, 'scaling-report.html')}`);
-      await page.waitForSelector('body[data-rendered="true"]', { timeout: 10_000 });
-      const charts = await page.evaluate(() => {
-        const w = window as unknown as {
-          kvflowCharts: Array<{
-            data: { datasets: Array<{ label: string; data: unknown[] }> };
-            canvas: HTMLCanvasElement;
-          }>;
-        };
-        return w.kvflowCharts.map((c) => {
-          const ctx = c.canvas.getContext('2d') as CanvasRenderingContext2D;
-          const pixels = ctx.getImageData(0, 0, c.canvas.width, c.canvas.height).data;
-          let inked = 0;
-          for (let i = 3; i < pixels.length; i += 4) if ((pixels[i] as number) > 0) inked++;
-          return { datasets: c.data.datasets.map((d) => [d.label, d.data.length] as const), inked };
-        });
-      });
-      expect(errors).toEqual([]);
-      expect(charts).toHaveLength(2);
-      for (const c of charts) {
-        expect(c.inked).toBeGreaterThan(5_000); // axes, labels and lines really drawn
-        for (const [, points] of c.datasets) expect(points).toBe(report.series.length);
-      }
-      expect(charts[1]?.datasets.map(([label]) => label)).toEqual(['desired workers', 'current workers']);
-      const shot = join(out, 'scaling-report.png');
-      await page.screenshot({ path: shot, fullPage: true });
-      const keep = join(ROOT, 'test-results');
-      mkdirSync(keep, { recursive: true });
-      copyFileSync(shot, join(keep, 'scaling-report.png'));
-      copyFileSync(join(out, 'scaling-report.html'), join(keep, 'scaling-report.html'));
-      copyFileSync(join(out, 'scaling-report.json'), join(keep, 'scaling-report.json'));
-    } finally {
-      await browser.close();
+    const shot = join(out, 'scaling-report.png');
+    const { errors, charts } = await renderReport(join(out, 'scaling-report.html'), shot);
+    expect(errors).toEqual([]);
+    expect(charts).toHaveLength(2);
+    for (const c of charts) {
+      expect(c.inked).toBeGreaterThan(5_000); // axes, labels and lines really drawn
+      for (const [, points] of c.datasets) expect(points).toBe(report.series.length);
     }
+    expect(charts[1]?.datasets.map(([label]) => label)).toEqual(['desired workers', 'current workers']);
+    const keep = join(ROOT, 'test-results');
+    mkdirSync(keep, { recursive: true });
+    copyFileSync(shot, join(keep, 'scaling-report.png'));
+    copyFileSync(join(out, 'scaling-report.html'), join(keep, 'scaling-report.html'));
+    copyFileSync(join(out, 'scaling-report.json'), join(keep, 'scaling-report.json'));
   }, 60_000);
 });

@@ -15,6 +15,7 @@ import { buildApi } from './api/build-api.js';
 import { monitorBacklog } from './backlog-monitor.js';
 import { producerSettings } from './config.js';
 import { createProducerMetrics, publisherMetrics } from './metrics.js';
+import { followRateConfigMap } from './rate-configmap-follow.js';
 import { RateGenerator } from './rate-generator.js';
 
 const config = loadSettings(producerSettings, 'kvflow-producer');
@@ -53,12 +54,25 @@ async function main(): Promise<void> {
   });
   log.info({ url: `http://${config.httpHost}:${config.httpPort}`, docs: '/docs' }, 'API listening');
 
+  // In Kubernetes (RATE_CONFIGMAP): the rate follows its ConfigMap live. Not a readiness condition: while the
+  // watch reconnects the producer keeps its current rate (kvflow_rate_config_watch_up says so).
+  const rateConfig =
+    config.rateConfigMap &&
+    followRateConfigMap({
+      settings: config.rateConfigMap,
+      generator,
+      initial: config.generator,
+      registry,
+      log,
+    });
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, inFlight: publisher?.pending ?? 0 }, 'shutting down');
     generator.stop();
+    await rateConfig?.stop();
     stopBacklog();
     await app.close();
     await nc?.drain().catch(() => undefined);

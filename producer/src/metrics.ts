@@ -72,3 +72,28 @@ export function publisherMetrics(m: ProducerMetrics): PublisherMetrics {
     inFlight: (n) => m.inFlight.set(n),
   };
 }
+
+/** Following the rate ConfigMap through the Kubernetes API (only registered when RATE_CONFIGMAP is set). */
+export function createRateConfigMetrics(registry: Registry) {
+  const metrics = {
+    up: new Gauge({
+      name: 'kvflow_rate_config_watch_up',
+      help: '1 while the producer watches its rate ConfigMap, 0 while it reconnects (the rate is kept meanwhile)',
+      registers: [registry],
+    }),
+    applied: new Counter({
+      name: 'kvflow_rate_config_applied_total',
+      help: 'Rate ConfigMap versions applied to the running generator',
+      registers: [registry],
+    }),
+    invalid: new Counter({
+      name: 'kvflow_rate_config_invalid_total',
+      help: 'Invalid values found in the rate ConfigMap (the version is rejected, the rate kept), by key',
+      labelNames: ['key'] as const,
+      registers: [registry],
+    }),
+  };
+  metrics.up.set(0);
+  metrics.applied.inc(0);
+  return metrics;
+}

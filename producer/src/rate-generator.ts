@@ -27,21 +27,34 @@ export class RateGenerator {
   private timer: NodeJS.Timeout | null = null;
   private lastTick = performance.now();
   private readonly acked = new SlidingCounter(WINDOW_MS);
-  private readonly value: string;
+  private value = '';
+  private readonly settings: GeneratorSettings;
   private readonly publisher: () => Publisher | undefined;
 
   constructor(
-    private readonly settings: GeneratorSettings,
+    settings: GeneratorSettings,
     /** The publisher, or an accessor for it (undefined while NATS is not connected: nothing is generated). */
     publisher: Publisher | (() => Publisher | undefined),
     private readonly log: Logger,
     private readonly metrics?: ProducerMetrics,
   ) {
     this.publisher = typeof publisher === 'function' ? publisher : () => publisher;
+    this.settings = { ...settings };
     this.profile = settings.profile;
-    this.value = randomBytes(Math.ceil(settings.valueSize / 2))
-      .toString('hex')
-      .slice(0, settings.valueSize);
+    this.value = randomValue(settings.valueSize);
+  }
+
+  /** The generated events' key space and value size. */
+  get shape(): { keySpace: number; valueSize: number } {
+    return { keySpace: this.settings.keySpace, valueSize: this.settings.valueSize };
+  }
+
+  /** Changes the key space and the value size from the next event on (cheap: one new value string). */
+  setShape(shape: { keySpace: number; valueSize: number }): void {
+    if (shape.valueSize !== this.settings.valueSize) this.value = randomValue(shape.valueSize);
+    this.settings.keySpace = shape.keySpace;
+    this.settings.valueSize = shape.valueSize;
+    this.log.info(shape, 'generated events changed');
   }
 
   get currentProfile(): RateProfile {
@@ -119,4 +132,10 @@ export class RateGenerator {
       ? newEvent({ op: 'del', key, src: 'generator' })
       : newEvent({ op: 'set', key, value: this.value, src: 'generator' });
   }
+}
+
+function randomValue(size: number): string {
+  return randomBytes(Math.ceil(size / 2))
+    .toString('hex')
+    .slice(0, size);
 }

@@ -1,5 +1,6 @@
 // Internal helpers for tests, the benchmark and the demo (like nats.js's test-helper package). `useServers()`,
 // which needs vitest, is at @kvflow/testkit/vitest.
+export * from './kube-apiserver.js';
 export * from './model.js';
 export * from './promql.js';
 export * from './root.js';

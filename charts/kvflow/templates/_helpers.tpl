@@ -9,6 +9,10 @@
 {{- define "kvflow.producerName" -}}{{ include "kvflow.fullname" . | trunc 54 }}-producer{{- end -}}
 {{- define "kvflow.consumerName" -}}{{ include "kvflow.fullname" . | trunc 54 }}-consumer{{- end -}}
 {{- define "kvflow.configName" -}}{{ include "kvflow.fullname" . | trunc 56 }}-config{{- end -}}
+{{- /* The producer has its own ServiceAccount when it reads its rate ConfigMap from the API; nothing else does. */}}
+{{- define "kvflow.producerServiceAccount" -}}
+{{- if .Values.producer.followRateConfigMap }}{{ include "kvflow.producerName" . }}{{ else }}{{ include "kvflow.fullname" . }}{{ end -}}
+{{- end -}}
 {{- define "kvflow.rateConfigName" -}}{{ include "kvflow.fullname" . | trunc 51 }}-producer-rate{{- end -}}
 
 {{- define "kvflow.labels" -}}

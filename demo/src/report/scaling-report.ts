@@ -1,10 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { AutoscalingSettings } from '@kvflow/autoscale';
 import type { Sample } from '../observe/stats-collector.js';
 import type { ScalerDecision } from '../scaling/local-scaler.js';
 import type { WorkerTotals } from '../scaling/worker-pool.js';
+import { chartPage, escapeHtml, figuresTable, writeReportFiles } from './html-page.js';
 import { loadEndsAt, loadStartsAt, type RateChange } from './scenarios.js';
 import type { Verification } from './verify.js';
 
@@ -128,15 +126,6 @@ export function buildReport(input: {
   };
 }
 
-/** Chart.js (UMD build) read from node_modules and inlined, so the report is one file that opens offline. */
-function chartJsSource(): string {
-  const require = createRequire(import.meta.url);
-  // The package exports only its module entry (dist/chart.cjs); the UMD build sits beside it.
-  return readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
-}
-
-const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-
 export function renderHtml(report: ScalingReport): string {
   const s = report.summary;
   const rows: Array<[string, string]> = [
@@ -162,44 +151,15 @@ export function renderHtml(report: ScalingReport): string {
     `lagThreshold ${a.lagThreshold}, activationLagThreshold ${a.activationLagThreshold}, ` +
     `min ${a.minReplicaCount}, max ${a.maxReplicaCount}, polling ${a.pollingInterval}s, cooldown ${a.cooldownPeriod}s, ` +
     `HPA sync ${a.hpa.syncPeriodSeconds}s, scale-down window ${a.behavior.scaleDown.stabilizationWindowSeconds}s`;
-  // JSON inside a <script> block: escape "<" so the data can never close the tag.
-  const data = JSON.stringify(report).replace(/</g, '\\u003c');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>kvflow scaling report: ${escapeHtml(report.scenario)}</title>
-<style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d2330; max-width: 1100px; }
-  h1 { font-size: 20px; margin: 0 0 4px; } p.sub { color: #5b6475; margin: 0 0 16px; }
-  table { border-collapse: collapse; margin-bottom: 20px; } td { padding: 3px 14px 3px 0; }
-  td:first-child { color: #5b6475; } .chart { position: relative; height: 300px; margin-bottom: 24px; }
-  .bad { color: #b42318; font-weight: 600; }
-</style>
-</head>
-<body>
-<h1>kvflow scaling report: ${escapeHtml(report.scenario)}</h1>
-<p class="sub">${escapeHtml(report.description)} (${report.duration_s} s). ${escapeHtml(settings)}.</p>
-<table>${rows
-    .map(
-      ([k, v]) =>
-        `<tr><td>${escapeHtml(k)}</td><td${/^(NO|[1-9])/.test(v) && /lost|duplicates|state/.test(k) ? ' class="bad"' : ''}>${escapeHtml(v)}</td></tr>`,
-    )
-    .join('')}</table>
+  const body = `<p class="sub">${escapeHtml(report.description)} (${report.duration_s} s). ${escapeHtml(settings)}.</p>
+${figuresTable(rows, (k, v) => /^(NO|[1-9])/.test(v) && /lost|duplicates|state/.test(k))}
 <div class="chart"><canvas id="load" aria-label="produce rate, applied rate and lag over time"></canvas></div>
-<div class="chart"><canvas id="replicas" aria-label="desired and current workers over time"></canvas></div>
-<script>${chartJsSource()}</script>
-<script id="report-data" type="application/json">${data}</script>
-<script>
-  const report = JSON.parse(document.getElementById('report-data').textContent);
-  const t = report.series.map((p) => p.t);
-  const line = (label, key, color, axis, extra = {}) => ({
-    label, data: report.series.map((p) => p[key]), borderColor: color, backgroundColor: color,
-    yAxisID: axis, pointRadius: 0, borderWidth: 2, ...extra,
-  });
-  const common = { animation: false, responsive: true, maintainAspectRatio: false, interaction: { mode: 'index', intersect: false } };
-  const time = { type: 'linear', title: { display: true, text: 'seconds' } };
-  window.kvflowCharts = [
+<div class="chart"><canvas id="replicas" aria-label="desired and current workers over time"></canvas></div>`;
+  return chartPage(`kvflow scaling report: ${report.scenario}`, body, report, CHARTS);
+}
+
+/** The report's two charts (see chartPage for the helpers in scope). */
+const CHARTS = `[
     new Chart(document.getElementById('load'), {
       type: 'line',
       data: { labels: t, datasets: [
@@ -208,11 +168,7 @@ export function renderHtml(report: ScalingReport): string {
         line('applied (events/s)', 'applied_per_s', '#12b76a', 'rate'),
         line('lag (events)', 'lag', '#f04438', 'lag', { fill: false }),
       ] },
-      options: { ...common, plugins: { title: { display: true, text: 'Load and backlog' } }, scales: {
-        x: time,
-        rate: { type: 'linear', position: 'left', beginAtZero: true, title: { display: true, text: 'events/s' } },
-        lag: { type: 'linear', position: 'right', beginAtZero: true, title: { display: true, text: 'lag' }, grid: { drawOnChartArea: false } },
-      } },
+      options: { ...common, plugins: { title: { display: true, text: 'Load and backlog' } }, scales: loadScales },
     }),
     new Chart(document.getElementById('replicas'), {
       type: 'line',
@@ -220,24 +176,10 @@ export function renderHtml(report: ScalingReport): string {
         line('desired workers', 'desired_replicas', '#f79009', 'n', { stepped: true, borderDash: [6, 4] }),
         line('current workers', 'current_replicas', '#1d2939', 'n', { stepped: true }),
       ] },
-      options: { ...common, plugins: { title: { display: true, text: 'Workers (KEDA + HPA rules)' } }, scales: {
-        x: time,
-        n: { type: 'linear', beginAtZero: true, suggestedMax: report.autoscaling.maxReplicaCount, ticks: { stepSize: 1 }, title: { display: true, text: 'workers' } },
-      } },
+      options: { ...common, plugins: { title: { display: true, text: 'Workers (KEDA + HPA rules)' } }, scales: workerScales },
     }),
-  ];
-  document.body.dataset.rendered = 'true';
-</script>
-</body>
-</html>
-`;
-}
+  ]`;
 
 export function writeReport(dir: string, report: ScalingReport): { json: string; html: string } {
-  mkdirSync(dir, { recursive: true });
-  const json = join(dir, 'scaling-report.json');
-  const html = join(dir, 'scaling-report.html');
-  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(html, renderHtml(report));
-  return { json, html };
+  return writeReportFiles(dir, 'scaling-report', report, renderHtml(report));
 }

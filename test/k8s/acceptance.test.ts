@@ -1,0 +1,349 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { autoscalingFromValues } from '@kvflow/autoscale';
+import { connectNats, connectRedis, createLogger, type NatsConnection, type Redis } from '@kvflow/common';
+import { connectionFor, consumerLag, ROOT, settingsFor } from '@kvflow/testkit';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readValues } from '../../demo/src/demo-settings.js';
+import {
+  type K8sAcceptanceReport,
+  type K8sSample,
+  writeK8sReport,
+} from '../../demo/src/report/k8s-acceptance-report.js';
+import { verifyAgainstStream } from '../../demo/src/report/verify.js';
+import { changesOf, differences, replayModel } from '../../demo/src/scaling/model-replay.js';
+import { renderReport } from '../report-charts.js';
+import { apiGet, apiWatch, helm, KUBECONFIG, kubectl, runLive } from './kube.js';
+
+/**
+ * The acceptance run on the real single-node Kubernetes (local-k8s/): the user's own commands (task deploy ENV=local-k8s,
+ * task update-rate, task status), the real KEDA and HPA, then the same lag series through the local model.
+ */
+
+const NS = 'kvflow';
+const RELEASE = 'kvflow';
+const CONSUMER = `${RELEASE}-consumer`;
+const HPA = `keda-hpa-${CONSUMER}`;
+const OUT = join(ROOT, 'test-results');
+// The rate that builds a backlog: 1 producer replica, workers at ~250 events/s each (values-demo.yaml workMs 4).
+const RATE = 1200;
+const MIN_PEAK_REPLICAS = 3;
+
+const log = createLogger('k8s-acceptance', 'silent');
+// The chart's values as the local-k8s environment layers them (helmfiles/values/local-k8s.yaml).
+const values = readValues([
+  join(ROOT, 'charts/kvflow/values.yaml'),
+  join(ROOT, 'charts/kvflow/values-demo.yaml'),
+  join(ROOT, 'helmfiles/values/kvflow-local-k8s.yaml'),
+]);
+const autoscaling = autoscalingFromValues(values, 'charts/kvflow values (local-k8s environment)');
+const streamValues = values.stream as Record<string, string | number>;
+const streamEnv = {
+  STREAM_NAME: String(streamValues.name),
+  STREAM_SUBJECT: String(streamValues.subject),
+  CONSUMER_NAME: String(streamValues.consumer),
+  DLQ_STREAM_NAME: String(streamValues.dlqName),
+  DLQ_SUBJECT: String(streamValues.dlqSubject),
+};
+
+interface Obj<S = Record<string, unknown>> {
+  metadata: { name: string; uid?: string };
+  spec?: Record<string, unknown>;
+  status?: S;
+}
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+interface PodStatus {
+  phase?: string;
+  containerStatuses?: Array<{
+    name: string;
+    state?: { terminated?: { exitCode: number; reason?: string } };
+  }>;
+}
+
+const clusterIp = (ns: string, svc: string) =>
+  kubectl('-n', ns, 'get', 'svc', svc, '-o', 'jsonpath={.spec.clusterIP}').trim();
+
+async function until<T>(what: string, timeoutS: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutS * 1000;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what}: not within ${timeoutS} s${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
+    await sleep(1000);
+  }
+}
+
+describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () => {
+  let nc: NatsConnection;
+  let redis: Redis;
+  let producerUrl: string;
+  const s = settingsFor(streamEnv);
+
+  beforeAll(async () => {
+    // Builds what is missing (cold: tens of minutes, with progress), starts the node, installs the add-ons.
+    if (!existsSync(KUBECONFIG) || !kubectlOk())
+      await runLive('bash', ['local-k8s/local-k8s.sh', 'up'], 60 * 60_000);
+    await runLive('task', ['deploy', 'ENV=local-k8s'], 30 * 60_000);
+    producerUrl = `http://${clusterIp(NS, `${RELEASE}-producer`)}:8080`;
+    const env = {
+      NATS_URL: `nats://${clusterIp('nats', 'nats')}:4222`,
+      REDIS_URL: `redis://${clusterIp('redis', 'valkey')}:6379`,
+    };
+    nc = await connectNats(connectionFor(env), log, 'k8s-acceptance');
+    redis = await connectRedis(connectionFor(env), log, 'k8s-acceptance');
+  }, 90 * 60_000);
+
+  afterAll(async () => {
+    await nc?.drain();
+    redis?.disconnect();
+  });
+
+  it('task deploy installed the release: provisioning Job completed, ScaledObject READY, consumer at 0/0', async () => {
+    expect(JSON.parse(helm('status', RELEASE, '-n', NS, '-o', 'json')).info.status).toBe('deployed');
+    // The hook Job is deleted once it succeeded (hook-succeeded): its completion is in the events.
+    const events = kubectl(
+      '-n',
+      NS,
+      'get',
+      'events',
+      '--field-selector',
+      `involvedObject.name=${RELEASE}-provision`,
+    );
+    expect(events).toMatch(/Completed/);
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info(s.stream)).config.num_replicas).toBe(Number(streamValues.replicas));
+    await until('ScaledObject Ready=True', 120, async () => {
+      const so = await apiGet<Obj<{ conditions?: Condition[] }>>(
+        `/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects/${CONSUMER}`,
+      );
+      return so.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? true : undefined;
+    });
+    const idle = await until('consumer at 0/0', 120, async () => {
+      const d = await apiGet<Obj<{ replicas?: number }>>(
+        `/apis/apps/v1/namespaces/${NS}/deployments/${CONSUMER}`,
+      );
+      return d.spec?.replicas === 0 && (d.status?.replicas ?? 0) === 0 ? d : undefined;
+    });
+    expect(idle.spec?.replicas).toBe(0);
+    expect(kubectl('-n', NS, 'get', 'hpa', HPA, '-o', 'jsonpath={.spec.maxReplicas}')).toBe(
+      String(autoscaling.maxReplicaCount),
+    );
+  });
+
+  let report: K8sAcceptanceReport;
+
+  it(
+    `task update-rate RATE=${RATE} scales the consumer 0 -> >= ${MIN_PEAK_REPLICAS} -> 0 after RATE=0, losing nothing`,
+    async () => {
+      const samples: K8sSample[] = [];
+      let taskStatus = '';
+      const terminated = new Map<string, { exitCode: number; reason: string }>();
+      const stopWatch = apiWatch<Obj<PodStatus>>(
+        `/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io/component%3Dconsumer`,
+        (_type, pod) => {
+          for (const c of pod.status?.containerStatuses ?? []) {
+            const t = c.state?.terminated;
+            if (t) terminated.set(pod.metadata.name, { exitCode: t.exitCode, reason: t.reason ?? '' });
+          }
+        },
+      );
+      const started = performance.now();
+      const now = () => Math.round((performance.now() - started) / 100) / 10;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const t = now();
+          const [lag, deploy, hpa, so, rate] = await Promise.allSettled([
+            consumerLag(nc, s),
+            apiGet<Obj<{ readyReplicas?: number }>>(`/apis/apps/v1/namespaces/${NS}/deployments/${CONSUMER}`),
+            apiGet<Obj<{ desiredReplicas?: number; currentReplicas?: number }>>(
+              `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${HPA}`,
+            ),
+            apiGet<Obj<{ conditions?: Condition[] }>>(
+              `/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects/${CONSUMER}`,
+            ),
+            fetch(`${producerUrl}/rate`, { signal: AbortSignal.timeout(2000) }).then(
+              (r) => r.json() as Promise<{ target_rate: number; actual_rate: number }>,
+            ),
+          ]);
+          const value = <T>(r: PromiseSettledResult<T>) => (r.status === 'fulfilled' ? r.value : undefined);
+          const d = value(deploy);
+          const h = value(hpa);
+          const active = value(so)?.status?.conditions?.find((c) => c.type === 'Active');
+          samples.push({
+            t,
+            lag: value(lag)?.lag ?? null,
+            target_rate: value(rate)?.target_rate ?? null,
+            actual_rate: value(rate)?.actual_rate ?? null,
+            spec_replicas: (d?.spec?.replicas as number | undefined) ?? null,
+            ready_replicas: d?.status?.readyReplicas ?? 0,
+            hpa_desired: h?.status?.desiredReplicas ?? null,
+            keda_active: active ? active.status === 'True' : null,
+          });
+          await sleep(Math.max(0, 1000 - (performance.now() - started - t * 1000)));
+        }
+      })();
+
+      try {
+        await sleep(3000);
+        // From the user's command to the producer running the new target, and to measuring >= 90% of it.
+        const rateSetAt = now();
+        const update = runLive('task', ['update-rate', 'ENV=local-k8s', `RATE=${RATE}`], 60_000);
+        let appliedAt: number | undefined;
+        const followedAt = await until('the producer follows the new rate', 30, async () => {
+          const r = (await (await fetch(`${producerUrl}/rate`)).json()) as {
+            target_rate: number;
+            actual_rate: number;
+          };
+          if (r.target_rate === RATE) appliedAt ??= now();
+          return r.target_rate === RATE && r.actual_rate >= 0.9 * RATE ? now() : undefined;
+        });
+        await update;
+        const rateAppliedS = Math.round(((appliedAt ?? followedAt) - rateSetAt) * 10) / 10;
+        const rateFollowedS = Math.round((followedAt - rateSetAt) * 10) / 10;
+        const peak = await until(`the HPA scales the consumer to >= ${MIN_PEAK_REPLICAS}`, 180, async () => {
+          const ready = samples.at(-1)?.ready_replicas ?? 0;
+          return ready >= MIN_PEAK_REPLICAS ? ready : undefined;
+        });
+        expect(peak).toBeGreaterThanOrEqual(MIN_PEAK_REPLICAS);
+        await sleep(10_000);
+        await runLive('task', ['update-rate', 'ENV=local-k8s', 'RATE=0'], 60_000);
+        taskStatus = await runLive('task', ['status', 'ENV=local-k8s'], 60_000);
+        // Drain, then KEDA's cooldown, then the HPA's scale-down window and the pods' termination.
+        const limit =
+          120 + autoscaling.cooldownPeriod + autoscaling.behavior.scaleDown.stabilizationWindowSeconds;
+        await until('the consumer back at 0 pods', limit, async () => {
+          const last = samples.at(-1);
+          const pods = await apiGet<{ items: unknown[] }>(
+            `/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io/component%3Dconsumer`,
+          );
+          return last?.spec_replicas === 0 && pods.items.length === 0 ? true : undefined;
+        });
+        await sleep(2000);
+        sampling = false;
+        await sampler;
+
+        const verification = await verifyAgainstStream(nc, redis, s);
+        const jsm = await jetstreamManager(nc);
+        const deadLetters = (await jsm.streams.info(s.dlqStream)).state.messages;
+        const finalLag = await consumerLag(nc, s);
+        const realSeries = samples
+          .filter((p) => p.spec_replicas !== null)
+          .map((p) => ({ t: p.t, replicas: p.spec_replicas as number }));
+        const decisionsReal = changesOf(realSeries);
+        const firstKeda = decisionsReal.find((c) => c.by === 'keda');
+        const firstHpa = decisionsReal.find((c) => c.by === 'hpa');
+        const replay = replayModel(
+          autoscaling,
+          samples.map((p) => ({ t: p.t, lag: p.lag })),
+          {
+            keda: phaseOf(firstKeda?.at_s, autoscaling.pollingInterval),
+            hpa: phaseOf(firstHpa?.at_s, autoscaling.hpa.syncPeriodSeconds),
+          },
+        );
+        const slack = Math.max(autoscaling.pollingInterval, autoscaling.hpa.syncPeriodSeconds) + 2;
+        report = {
+          kubernetes_version: (await apiGet<{ gitVersion: string }>('/version')).gitVersion,
+          keda_version: kubectl(
+            '-n',
+            'keda',
+            'get',
+            'deploy',
+            'keda-operator',
+            '-o',
+            'jsonpath={.spec.template.spec.containers[0].image}',
+          ),
+          autoscaling,
+          rate: RATE,
+          max_replicas: Math.max(...realSeries.map((p) => p.replicas)),
+          reached_zero: realSeries.at(-1)?.replicas === 0,
+          lost: verification.mismatchedKeys,
+          state_matches_model: verification.mismatchedKeys === 0,
+          events_stored: verification.published,
+          dead_letters: deadLetters,
+          redelivered: finalLag.redelivered,
+          rate_applied_s: rateAppliedS,
+          rate_followed_s: rateFollowedS,
+          pods_terminated: [...terminated].map(([pod, t]) => ({ pod, ...t })),
+          decisions_real: decisionsReal,
+          decisions_model: replay.decisions,
+          model_differences: differences(decisionsReal, replay.decisions, slack),
+          series: samples.map((p, i) => ({ ...p, model_replicas: replay.replicas[i]?.replicas ?? 0 })),
+        };
+        mkdirSync(OUT, { recursive: true });
+        writeK8sReport(OUT, report);
+        console.info(
+          `k8s acceptance: ${JSON.stringify({ ...report, series: `${report.series.length} samples`, autoscaling: undefined })}`,
+        );
+      } finally {
+        sampling = false;
+        stopWatch();
+      }
+
+      expect(report.max_replicas).toBeGreaterThanOrEqual(MIN_PEAK_REPLICAS);
+      expect(report.reached_zero).toBe(true);
+      expect(report.events_stored).toBeGreaterThan(RATE * 10);
+      expect(report).toMatchObject({ lost: 0, state_matches_model: true, dead_letters: 0 });
+      // The producer follows its ConfigMap without a restart: it runs the new target within about a second of the
+      // command (which itself starts task and kubectl); its measured rate needs its 5 s window to fill.
+      expect(report.rate_applied_s).toBeLessThan(3);
+      expect(report.rate_followed_s).toBeLessThan(10);
+      expect(taskStatus).toMatch(/lag of consumer \w+: "num_ack_pending":\d+ "num_pending":\d+/);
+      expect(taskStatus).toContain('scaledobject.keda.sh/kvflow-consumer');
+      // Every worker pod that stopped drained and exited on its own (SIGTERM -> exit 0), none was killed.
+      expect(report.pods_terminated.length).toBeGreaterThanOrEqual(MIN_PEAK_REPLICAS);
+      for (const p of report.pods_terminated) expect(p, p.pod).toMatchObject({ exitCode: 0 });
+      // KEDA made the first and the last decision (0 -> 1, n -> 0), the HPA the ones between.
+      expect(report.decisions_real[0]).toMatchObject({ by: 'keda', from: 0, to: 1 });
+      expect(report.decisions_real.at(-1)).toMatchObject({ by: 'keda', to: 0 });
+    },
+    20 * 60_000,
+  );
+
+  it('writes test-results/k8s-acceptance.json and an HTML report that renders in headless Chromium', async () => {
+    expect(report, 'the scaling run did not complete').toBeDefined();
+    const { errors, charts } = await renderReport(
+      join(OUT, 'k8s-acceptance.html'),
+      join(OUT, 'k8s-acceptance.png'),
+    );
+    expect(errors).toEqual([]);
+    expect(charts).toHaveLength(2);
+    for (const c of charts) {
+      expect(c.inked).toBeGreaterThan(1000);
+      for (const [, points] of c.datasets) expect(points).toBe(report.series.length);
+    }
+    expect(charts[1]?.datasets.map(([label]) => label)).toEqual(
+      expect.arrayContaining(['real (Deployment spec.replicas)', 'local model']),
+    );
+  });
+});
+
+function kubectlOk(): boolean {
+  try {
+    kubectl('get', '--raw', '/readyz');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first instant a loop with this period ran, given one of its observed decisions (its phase). */
+function phaseOf(observedAt: number | undefined, period: number): number {
+  if (observedAt === undefined) return 0;
+  return observedAt % period;
+}
