@@ -367,6 +367,10 @@ cmd_up() {
   done
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   [ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]}; run: bash local-k8s/install-deps.sh"
+  # One node per machine: its address, ports and bridge are fixed.
+  if ! is_running kube-apiserver && ip addr show dev lo | grep -q " $NODE_IP/"; then
+    die "another local node is up on this machine ($NODE_IP is on lo; its folder: $(pgrep -a kube-apiserver | grep -o -- '--client-ca-file [^ ]*' | sed 's|/pki/ca.crt||;s|--client-ca-file ||' || echo unknown)): run local-k8s/local-k8s.sh down from that checkout first"
+  fi
   if [ "${1:-}" = --node-only ]; then
     bash "$here/build-binaries.sh" kubernetes
     bash "$here/build-images.sh" pause
