@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Go binaries the local node runs, from the Go module proxy at the versions pinned in local-k8s/build/*:
-# Kubernetes (apiserver, controller-manager, scheduler, kubelet, proxy, kubectl), KEDA (operator, metrics adapter),
-# CoreDNS, nats-server. One build at a time (2 cores). A binary already built with the same version stamp is kept.
+# Kubernetes (apiserver, controller-manager, scheduler, kubelet, proxy, kubectl), KEDA (operator, metrics adapter,
+# webhooks), CoreDNS, prometheus-operator (and its config reloader), Prometheus. One build at a time (2 cores). A binary already built with the same version stamp is kept.
 # Usage: local-k8s/build-binaries.sh [kubernetes|keda|coredns ...]   (default: all)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -57,7 +57,7 @@ build_kubernetes() {
 # module source as the main module. The source also holds the manifests (config/) the node installs KEDA from.
 build_keda() {
   local src work ld="-s -w -X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v} -X github.com/kedacore/keda/v2/version.GitCommit=$KEDA_VERSION"
-  src="$(keda_source)"
+  src="$(module_source github.com/kedacore/keda/v2 "$KEDA_VERSION")"
   work="$K8S_HOME/build/keda"
   if [ ! -f "$work/go.mod" ]; then
     rm -rf "$work" && mkdir -p "$work" && cp -r "$src/." "$work/" && chmod -R u+w "$work"
@@ -66,18 +66,41 @@ build_keda() {
     keda-operator=./cmd/operator keda-adapter=./cmd/adapter keda-admission-webhooks=./cmd/webhooks
 }
 
+# prometheus-operator's go.mod replaces two of its nested modules (pkg/apis/monitoring, pkg/client) with folders of
+# its repository, which a module download leaves out: build from a copy of the module source with those two taken
+# from the proxy at the same version instead. Its CRDs come from the same source (example/prometheus-operator-crd).
+build_prometheus_operator() {
+  local src work v="$PROMETHEUS_OPERATOR_VERSION" m=github.com/prometheus-operator/prometheus-operator
+  src="$(module_source "$m" "$v")"
+  work="$K8S_HOME/build/prometheus-operator"
+  if [ ! -f "$work/go.mod" ]; then
+    rm -rf "$work" && mkdir -p "$work" && cp -r "$src/." "$work/" && chmod -R u+w "$work"
+    (cd "$work" && go mod edit -dropreplace="$m/pkg/client" -dropreplace="$m/pkg/apis/monitoring" &&
+      GOFLAGS=-mod=mod go list ./cmd/operator ./cmd/prometheus-config-reloader >/dev/null)
+  fi
+  build_module "$work" "-s -w -X github.com/prometheus/common/version.Version=${v#v}" \
+    prometheus-operator=./cmd/operator prometheus-config-reloader=./cmd/prometheus-config-reloader
+}
+
+build_prometheus() {
+  build_module "$here/build/prometheus" "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v} -X github.com/prometheus/common/version.Branch=HEAD" \
+    prometheus=github.com/prometheus/prometheus/cmd/prometheus
+}
+
 build_coredns() {
   build_module "$here/build/coredns" "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" \
     coredns=github.com/coredns/coredns
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(kubernetes keda coredns)
+[ ${#targets[@]} -gt 0 ] || targets=(kubernetes keda coredns prometheus-operator prometheus)
 for t in "${targets[@]}"; do
   case "$t" in
     kubernetes) build_kubernetes ;;
     keda) build_keda ;;
     coredns) build_coredns ;;
-    *) die "unknown target: $t (kubernetes, keda, coredns)" ;;
+    prometheus-operator) build_prometheus_operator ;;
+    prometheus) build_prometheus ;;
+    *) die "unknown target: $t (kubernetes, keda, coredns, prometheus-operator, prometheus)" ;;
   esac
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the images the local node runs besides kvflow's own: the pod sandbox (pause, from images/pause.c), CoreDNS,
-# KEDA's operator, metrics API server and admission webhooks, nats-server (the binaries local-k8s/build-binaries.sh
-# and scripts/install-servers.sh built) and Redis (Debian's redis-server). An image already present is kept.
+# KEDA's operator, metrics API server and admission webhooks, prometheus-operator and its config reloader,
+# Prometheus, nats-server (the binaries local-k8s/build-binaries.sh and scripts/install-servers.sh built), and Redis
+# (Debian's redis-server). An image already present is kept.
 # --list prints their names and builds nothing. (kvflow's images are built and loaded by `task deploy ENV=local-k8s`.)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -10,7 +11,7 @@ source "$here/lib.sh"
 
 if [ "${1:-}" = --list ]; then
   printf '%s\n' "$PAUSE_IMAGE" "$COREDNS_IMAGE" "$KEDA_OPERATOR_IMAGE" "$KEDA_ADAPTER_IMAGE" "$KEDA_WEBHOOKS_IMAGE" \
-    "$NATS_IMAGE" "$REDIS_IMAGE"
+    "$NATS_IMAGE" "$REDIS_IMAGE" "$PROMETHEUS_OPERATOR_IMAGE" "$PROMETHEUS_CONFIG_RELOADER_IMAGE" "$PROMETHEUS_IMAGE"
   exit 0
 fi
 
@@ -36,7 +37,8 @@ image "$PAUSE_IMAGE" $'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYP
 [ "$only" != pause ] || exit 0
 
 podman image exists docker.io/library/debian:bookworm-slim || bash "$ROOT/scripts/make-base-images.sh"
-for bin in coredns keda-operator keda-adapter keda-admission-webhooks; do
+for bin in coredns keda-operator keda-adapter keda-admission-webhooks prometheus-operator prometheus-config-reloader \
+  prometheus; do
   [ -x "$K8S_BIN/$bin" ] || die "$K8S_BIN/$bin missing: run local-k8s/build-binaries.sh first"
 done
 nats_server="$(command -v nats-server || true)"
@@ -49,3 +51,6 @@ image "$KEDA_ADAPTER_IMAGE" $'FROM docker.io/library/debian:bookworm-slim\nCOPY 
 image "$KEDA_WEBHOOKS_IMAGE" $'FROM docker.io/library/debian:bookworm-slim\nCOPY keda-admission-webhooks /keda-admission-webhooks\nUSER 1000:1000\nENTRYPOINT ["/keda-admission-webhooks"]' "$K8S_BIN/keda-admission-webhooks"
 image "$NATS_IMAGE" $'FROM docker.io/library/debian:bookworm-slim\nCOPY nats-server /nats-server\nEXPOSE 4222 6222 8222\nENTRYPOINT ["/nats-server"]' "$nats_server"
 image "$REDIS_IMAGE" $'FROM docker.io/library/debian:bookworm-slim\nRUN apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server >/dev/null && rm -rf /var/lib/apt/lists/*\nUSER redis\nEXPOSE 6379\nENTRYPOINT ["redis-server"]'
+image "$PROMETHEUS_OPERATOR_IMAGE" $'FROM docker.io/library/debian:bookworm-slim\nCOPY prometheus-operator /bin/operator\nUSER 65534:65534\nENTRYPOINT ["/bin/operator"]' "$K8S_BIN/prometheus-operator"
+image "$PROMETHEUS_CONFIG_RELOADER_IMAGE" $'FROM docker.io/library/debian:bookworm-slim\nCOPY prometheus-config-reloader /bin/prometheus-config-reloader\nUSER 65534:65534\nENTRYPOINT ["/bin/prometheus-config-reloader"]' "$K8S_BIN/prometheus-config-reloader"
+image "$PROMETHEUS_IMAGE" $'FROM docker.io/library/debian:bookworm-slim\nCOPY prometheus /bin/prometheus\nUSER 65534:65534\nEXPOSE 9090\nENTRYPOINT ["/bin/prometheus"]' "$K8S_BIN/prometheus"

@@ -22,12 +22,16 @@ APISERVER_PORT=6443
 # The KEDA version helmfiles/ pins (a test checks they agree).
 KEDA_VERSION=v2.20.2
 COREDNS_VERSION=v1.12.1
+# The newest prometheus-operator the Go module proxy serves (kube-prometheus-stack 92.3.0 ships v0.86; the proxy
+# lists only v0.85.0).
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
 
-# The KEDA module's source folder in the Go module cache (downloaded on first use).
-keda_source() {
+
+# A module's source folder in the Go module cache (downloaded on first use): module version
+module_source() {
   local dir
-  dir="$(GOFLAGS=-mod=mod go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
-  [ -n "$dir" ] && [ -d "$dir" ] || die "could not download github.com/kedacore/keda/v2@$KEDA_VERSION from the Go module proxy"
+  dir="$(GOFLAGS=-mod=mod go mod download -json "$1@$2" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  [ -n "$dir" ] && [ -d "$dir" ] || die "could not download $1@$2 from the Go module proxy"
   echo "$dir"
 }
 NATS_SERVER_VERSION=v2.15.2
@@ -40,3 +44,8 @@ KEDA_ADAPTER_IMAGE=localhost/local-k8s/keda-metrics-apiserver:${KEDA_VERSION#v}
 KEDA_WEBHOOKS_IMAGE=localhost/local-k8s/keda-admission-webhooks:${KEDA_VERSION#v}
 NATS_IMAGE=localhost/local-k8s/nats:${NATS_SERVER_VERSION#v}
 REDIS_IMAGE=localhost/local-k8s/redis:7.0-bookworm
+PROMETHEUS_OPERATOR_IMAGE=localhost/local-k8s/prometheus-operator:${PROMETHEUS_OPERATOR_VERSION#v}
+PROMETHEUS_CONFIG_RELOADER_IMAGE=localhost/local-k8s/prometheus-config-reloader:${PROMETHEUS_OPERATOR_VERSION#v}
+# Built from the Go module github.com/prometheus/prometheus v0.316.0 (= Prometheus 3.16.0; local-k8s/build/prometheus).
+PROMETHEUS_VERSION=v3.16.0
+PROMETHEUS_IMAGE=localhost/local-k8s/prometheus:${PROMETHEUS_VERSION#v}

@@ -15,11 +15,12 @@ import {
 import { CLUSTER_METRICS, compileDashboards } from '@kvflow/dashboards';
 import {
   connectionFor,
-  forPrometheus,
+  dashboardQueries,
   freePort,
   httpReady,
   metricNames,
   type NatsServer,
+  promQuery,
   type RedisServer,
   ROOT,
   type Service,
@@ -49,11 +50,7 @@ type Dashboard = { uid: string; title: string; panels: Panel[] };
 const dashboards: Dashboard[] = readdirSync(DASHBOARD_DIR)
   .filter((f) => f.endsWith('.json'))
   .map((f) => JSON.parse(readFileSync(join(DASHBOARD_DIR, f), 'utf8')) as Dashboard);
-const queries = dashboards.flatMap((d) =>
-  d.panels.flatMap((p) =>
-    (p.targets ?? []).map((t) => ({ dashboard: d.title, panel: p.title ?? '', expr: t.expr })),
-  ),
-);
+const queries = dashboardQueries();
 const isClusterOnly = (expr: string) => metricNames(expr).some((n) => n in CLUSTER_METRICS);
 
 describe('dashboards as code', () => {
@@ -215,10 +212,8 @@ describe('dashboards against a real Prometheus scraping the running system', () 
     expect(local.length).toBeGreaterThan(10);
     const empty: string[] = [];
     for (const q of local) {
-      const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(forPrometheus(q.expr))}`);
-      const body = (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
-      expect(body.status, `${q.panel}: ${q.expr}: ${body.error}`).toBe('success');
-      if ((body.data?.result.length ?? 0) === 0) empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
+      if ((await promQuery(promUrl, q.expr)).length === 0)
+        empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
     }
     expect(empty).toEqual([]);
   });

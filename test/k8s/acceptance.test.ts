@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { autoscalingFromValues } from '@kvflow/autoscale';
 import { connectNats, connectRedis, createLogger, type NatsConnection, type Redis } from '@kvflow/common';
-import { connectionFor, consumerLag, ROOT, settingsFor } from '@kvflow/testkit';
+import { CLUSTER_METRICS } from '@kvflow/dashboards';
+import {
+  connectionFor,
+  consumerLag,
+  dashboardQueries,
+  metricNames,
+  promQuery,
+  ROOT,
+  settingsFor,
+} from '@kvflow/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readValues } from '../../demo/src/demo-settings.js';
@@ -26,6 +35,8 @@ const NS = 'kvflow';
 const RELEASE = 'kvflow';
 const CONSUMER = `${RELEASE}-consumer`;
 const HPA = `keda-hpa-${CONSUMER}`;
+// prometheus-operator's StatefulSet for local-k8s/manifests/prometheus.yaml.
+const PROMETHEUS_POD = 'prometheus-kube-prometheus-stack-prometheus-0';
 const OUT = join(ROOT, 'test-results');
 // The rate that builds a backlog: 1 producer replica, workers at ~250 events/s each (values-demo.yaml workMs 4).
 const RATE = 1200;
@@ -143,9 +154,22 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     expect(kubectl('-n', NS, 'get', 'hpa', HPA, '-o', 'jsonpath={.spec.maxReplicas}')).toBe(
       String(autoscaling.maxReplicaCount),
     );
+    // Prometheus (prometheus-operator) has loaded the chart's PodMonitors before the run it is to watch.
+    await until("Prometheus scraping the producer through the chart's PodMonitor", 180, async () => {
+      const targets = (await (await fetch(`${promUrl()}/api/v1/targets?state=active`)).json()) as {
+        data: { activeTargets: Array<{ scrapePool: string; health: string }> };
+      };
+      return targets.data.activeTargets.some(
+        (t) => t.scrapePool === `podMonitor/${NS}/${RELEASE}-producer/0` && t.health === 'up',
+      )
+        ? true
+        : undefined;
+    });
   });
 
   let report: K8sAcceptanceReport;
+  /** Unix seconds at the peak, workers busy for 10 s: where the Prometheus checks look. */
+  let busyAt: number | undefined;
 
   it(
     `task update-rate RATE=${RATE} scales the consumer 0 -> >= ${MIN_PEAK_REPLICAS} -> 0 after RATE=0, losing nothing`,
@@ -222,6 +246,7 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
         });
         expect(peak).toBeGreaterThanOrEqual(MIN_PEAK_REPLICAS);
         await sleep(10_000);
+        busyAt = Date.now() / 1000;
         await runLive('task', ['update-rate', 'ENV=local-k8s', 'RATE=0'], 60_000);
         taskStatus = await runLive('task', ['status', 'ENV=local-k8s'], 60_000);
         // Drain, then KEDA's cooldown, then the HPA's scale-down window and the pods' termination.
@@ -315,6 +340,38 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     20 * 60_000,
   );
 
+  it("Prometheus (prometheus-operator) scrapes the producer and every worker through the chart's PodMonitors; the dashboards' queries return data", async () => {
+    expect(busyAt, 'the scaling run did not complete').toBeDefined();
+    const at = busyAt as number;
+    const prom = promUrl();
+    const targets = (await (await fetch(`${prom}/api/v1/targets?state=active`)).json()) as {
+      data: { activeTargets: Array<{ scrapePool: string; health: string }> };
+    };
+    // The producer is scraped now; the workers (gone by now) were scraped while they ran.
+    const producer = targets.data.activeTargets.filter(
+      (t) => t.scrapePool === `podMonitor/${NS}/${RELEASE}-producer/0`,
+    );
+    expect(producer.map((t) => t.health)).toEqual(['up']);
+    const workersUp = await promQuery(
+      prom,
+      `count(up{namespace="${NS}", pod=~"${CONSUMER}-.*"} == 1)`,
+      at,
+    );
+    expect(
+      Number((workersUp[0] as { value: [number, string] } | undefined)?.value[1] ?? 0),
+    ).toBeGreaterThanOrEqual(MIN_PEAK_REPLICAS);
+    // Queries of kvflow's own pods must return data; cluster exporters (KEDA, kube-state-metrics, the NATS exporter)
+    // are not installed on this node, and kvflow_scaler_* is the local scaler's (npm run demo).
+    const own = dashboardQueries().filter(
+      (q) => !metricNames(q.expr).some((n) => n in CLUSTER_METRICS || n.startsWith('kvflow_scaler_')),
+    );
+    expect(own.length).toBeGreaterThan(5);
+    const empty: string[] = [];
+    for (const q of own)
+      if ((await promQuery(prom, q.expr, at)).length === 0) empty.push(`${q.panel}: ${q.expr}`);
+    expect(empty).toEqual([]);
+  });
+
   it('writes test-results/k8s-acceptance.json and an HTML report that renders in headless Chromium', async () => {
     expect(report, 'the scaling run did not complete').toBeDefined();
     const { errors, charts } = await renderReport(
@@ -332,6 +389,20 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     );
   });
 });
+
+/** The node's Prometheus, by its pod IP (reachable from the host through the node's bridge). */
+function promUrl(): string {
+  const ip = kubectl(
+    '-n',
+    'monitoring',
+    'get',
+    'pod',
+    PROMETHEUS_POD,
+    '-o',
+    'jsonpath={.status.podIP}',
+  ).trim();
+  return `http://${ip}:9090`;
+}
 
 function kubectlOk(): boolean {
   try {

@@ -1,3 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './root.js';
+
 const FUNCTIONS = new Set([
   'sum',
   'max',
@@ -51,4 +55,34 @@ export function metricNames(expr: string): string[] {
 /** Grafana's range variables, replaced the way Grafana would for a short window. */
 export function forPrometheus(expr: string): string {
   return expr.replaceAll('$__rate_interval', '30s').replaceAll('$__range', '5m');
+}
+
+export interface DashboardQuery {
+  dashboard: string;
+  panel: string;
+  expr: string;
+}
+
+/** Every panel query of the dashboards the chart ships (charts/kvflow/dashboards/*.json). */
+export function dashboardQueries(): DashboardQuery[] {
+  type Panel = { title?: string; targets?: Array<{ expr: string }> };
+  const dir = join(ROOT, 'charts/kvflow/dashboards');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { title: string; panels: Panel[] })
+    .flatMap((d) =>
+      d.panels.flatMap((p) =>
+        (p.targets ?? []).map((t) => ({ dashboard: d.title, panel: p.title ?? '', expr: t.expr })),
+      ),
+    );
+}
+
+/** Runs an instant query (`at`: unix seconds); the result, or an error naming the query and Prometheus' answer. */
+export async function promQuery(promUrl: string, expr: string, at?: number): Promise<unknown[]> {
+  const params = new URLSearchParams({ query: forPrometheus(expr) });
+  if (at !== undefined) params.set('time', String(at));
+  const res = await fetch(`${promUrl}/api/v1/query?${params}`, { signal: AbortSignal.timeout(10_000) });
+  const body = (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+  if (body.status !== 'success') throw new Error(`${expr}: ${body.error ?? res.status}`);
+  return body.data?.result ?? [];
 }
