@@ -352,11 +352,7 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
       (t) => t.scrapePool === `podMonitor/${NS}/${RELEASE}-producer/0`,
     );
     expect(producer.map((t) => t.health)).toEqual(['up']);
-    const workersUp = await promQuery(
-      prom,
-      `count(up{namespace="${NS}", pod=~"${CONSUMER}-.*"} == 1)`,
-      at,
-    );
+    const workersUp = await promQuery(prom, `count(up{namespace="${NS}", pod=~"${CONSUMER}-.*"} == 1)`, at);
     expect(
       Number((workersUp[0] as { value: [number, string] } | undefined)?.value[1] ?? 0),
     ).toBeGreaterThanOrEqual(MIN_PEAK_REPLICAS);
@@ -387,6 +383,18 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     expect(charts[1]?.datasets.map(([label]) => label)).toEqual(
       expect.arrayContaining(['real (Deployment spec.replicas)', 'local model']),
     );
+  });
+
+  it('task teardown removes the release: no kvflow Deployment, ScaledObject, HPA or ConfigMap left', async () => {
+    await runLive('task', ['teardown', 'ENV=local-k8s'], 5 * 60_000);
+    expect(helm('list', '-n', NS, '-q').trim()).toBe('');
+    const left = await until('kvflow objects gone', 120, async () => {
+      const names = kubectl('-n', NS, 'get', 'deploy,scaledobject,hpa,configmap,role', '-o', 'name')
+        .split('\n')
+        .filter((n) => n && !n.endsWith('/kube-root-ca.crt'));
+      return names.length === 0 ? names : undefined;
+    });
+    expect(left).toEqual([]);
   });
 });
 
