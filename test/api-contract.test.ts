@@ -8,6 +8,7 @@ import {
   Publisher,
   provision,
   Readiness,
+  type Redis,
   readEntry,
 } from '@kvflow/common';
 import { buildApi, ERROR_CATALOG } from '@kvflow/producer';
@@ -27,7 +28,6 @@ import {
   waitUntil,
 } from '@kvflow/testkit';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**

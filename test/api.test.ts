@@ -7,6 +7,7 @@ import {
   Publisher,
   provision,
   Readiness,
+  type Redis,
 } from '@kvflow/common';
 import { buildApi, createProducerMetrics, publisherMetrics, RateGenerator } from '@kvflow/producer';
 import {
@@ -25,7 +26,6 @@ import {
   waitUntil,
 } from '@kvflow/testkit';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const TOKEN = 's3cret-token';

@@ -1,7 +1,7 @@
 // The shared runtime of kvflow: settings (config, settings, rate-profile), the event contract (event), publishing
 // (publisher, ack-window), the stream (provision, lag, stream-replay, rebuild, dead-letters), the fenced apply to
-// Redis (redis, kv-store), and the process plumbing every service shares (backoff, logger, metrics, readiness,
-// ops-server). The README's "How an event flows" table gives the order an event meets them.
+// Redis (redis, redis-cluster, kv-store), and the process plumbing every service shares (backoff, logger, metrics,
+// readiness, ops-server). The README's "How an event flows" table gives the order an event meets them.
 
 export * from './ack-window.js';
 export * from './backoff.js';
@@ -20,5 +20,6 @@ export * from './rate-profile.js';
 export * from './readiness.js';
 export * from './rebuild.js';
 export * from './redis.js';
+export * from './redis-cluster.js';
 export * from './settings.js';
 export * from './stream-replay.js';

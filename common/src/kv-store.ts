@@ -1,6 +1,13 @@
-import calculateSlot from 'cluster-key-slot';
-import type { ChainableCommander, Redis, Result } from 'ioredis';
+import type { ChainableCommander, Result } from 'ioredis';
 import type { KvEvent } from './event.js';
+import { isCluster, type Redis, type RedisNode } from './redis.js';
+import {
+  clusterMasters,
+  decodeClusterCursor,
+  encodeClusterCursor,
+  keySlot,
+  type MasterAnchor,
+} from './redis-cluster.js';
 
 /**
  * The Redis side of the pipeline: how a key is stored, the sequence-fenced apply, and the reads.
@@ -8,7 +15,7 @@ import type { KvEvent } from './event.js';
  * Each user key is one Redis hash `kv:<key>` with field `s` (the stream sequence of the last applied event, the
  * fence), field `v` (the value; absent for a tombstone) and field `t` (the value's media type; absent for untyped
  * values and tombstones). One script call touches the keys of one hash slot only, so it is valid on Redis
- * Cluster without hash tags.
+ * Cluster without hash tags. On a Cluster, key scans (listing, readAll, clearAll) run on every master in turn.
  */
 
 export const KEY_PREFIX = 'kv:';
@@ -93,28 +100,55 @@ function ensureScript(redis: Redis): void {
 }
 
 /**
- * Splits a batch into script calls. One call may only touch keys of one hash slot on Redis Cluster, so there the
- * writes are grouped by slot; a single Redis has no slots and takes the batch in groups of GROUP_MAX. Order is
- * kept within a group, and groups of one key never interleave, so every key sees its writes in batch order.
+ * Splits a batch (its Redis keys) into script calls, as indexes into it. One call may only touch keys of one hash
+ * slot on Redis Cluster, so there (`bySlot`) the writes are grouped by slot; a single Redis has no slots and takes
+ * the batch in groups of GROUP_MAX. Order is kept within a group, and groups of one key never interleave, so every
+ * key sees its writes in batch order.
  */
-function scriptGroups(redis: Redis, keys: string[]): number[][] {
-  const bySlot = new Map<number, number[]>();
+export function scriptGroups(keys: readonly string[], bySlot: boolean): number[][] {
+  const groupsBySlot = new Map<number, number[]>();
   keys.forEach((k, i) => {
-    const slot = redis.isCluster ? calculateSlot(k) : 0;
-    const group = bySlot.get(slot);
+    const slot = bySlot ? keySlot(k) : 0;
+    const group = groupsBySlot.get(slot);
     if (group) group.push(i);
-    else bySlot.set(slot, [i]);
+    else groupsBySlot.set(slot, [i]);
   });
   const groups: number[][] = [];
-  for (const indexes of bySlot.values())
+  for (const indexes of groupsBySlot.values())
     for (let i = 0; i < indexes.length; i += GROUP_MAX) groups.push(indexes.slice(i, i + GROUP_MAX));
   return groups;
 }
 
+type Reply = [Error | null, unknown];
+/** One script call: its keys, then op, seq, value, content type per key, then the tombstone TTL. */
+interface ScriptCall {
+  numKeys: number;
+  args: (string | number)[];
+}
+
 /**
- * Applies writes in one pipeline (one round trip): a script call per group of keys (see scriptGroups), each write
- * fenced by its sequence. Throws if Redis fails any of them; the caller then retries the whole batch later, which
- * is safe because every write is fenced.
+ * Runs the script calls: on a single Redis as one pipeline (one round trip). On a Cluster each call on its own, all
+ * at once: a cluster pipeline must stay on one node and is not redirected call by call, while a single command
+ * follows MOVED and failover redirections by itself (the calls still share each node's connection).
+ */
+async function runScriptCalls(redis: Redis, calls: ScriptCall[]): Promise<Reply[]> {
+  if (isCluster(redis)) {
+    const settled = await Promise.allSettled(calls.map((c) => redis.kvflowApply(c.numKeys, ...c.args)));
+    return settled.map(
+      (r): Reply => (r.status === 'fulfilled' ? [null, r.value] : [r.reason as Error, null]),
+    );
+  }
+  const pipeline: ChainableCommander = redis.pipeline();
+  for (const c of calls) pipeline.kvflowApply(c.numKeys, ...c.args);
+  const replies = await pipeline.exec();
+  if (!replies) throw new Error('redis pipeline was discarded');
+  return replies;
+}
+
+/**
+ * Applies writes in one round trip: a script call per group of keys (see scriptGroups), each write fenced by its
+ * sequence. Throws if Redis fails any of them; the caller then retries the whole batch later, which is safe because
+ * every write is fenced.
  */
 export async function applyFenced(
   redis: Redis,
@@ -124,9 +158,8 @@ export async function applyFenced(
   if (writes.length === 0) return [];
   ensureScript(redis);
   const keys = writes.map((w) => redisKey(w.key));
-  const groups = scriptGroups(redis, keys);
-  const pipeline: ChainableCommander = redis.pipeline();
-  for (const group of groups) {
+  const groups = scriptGroups(keys, isCluster(redis));
+  const calls = groups.map((group): ScriptCall => {
     const args: (string | number)[] = [];
     for (const i of group) args.push(keys[i] as string);
     for (const i of group) {
@@ -134,10 +167,9 @@ export async function applyFenced(
       args.push(w.op, w.seq, w.value ?? '', w.contentType ?? '');
     }
     args.push(tombstoneTtlMs);
-    pipeline.kvflowApply(group.length, ...args);
-  }
-  const replies = await pipeline.exec();
-  if (!replies) throw new Error('redis pipeline was discarded');
+    return { numKeys: group.length, args };
+  });
+  const replies = await runScriptCalls(redis, calls);
   const outcomes: ApplyOutcome[] = new Array(writes.length);
   replies.forEach(([err, reply], g) => {
     if (err) throw new Error(`redis rejected a group of writes: ${err.message}`, { cause: err });
@@ -211,9 +243,25 @@ function globEscape(s: string): string {
   return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
+/** One SCAN step on one server: adds the live keys (tombstones excluded) it found to `found`; the next cursor. */
+async function scanLive(node: RedisNode, cursor: string, match: string, count: number, found: string[]) {
+  const [next, batch] = await node.scan(cursor, 'MATCH', match, 'COUNT', count);
+  if (batch.length > 0) {
+    const live = node.pipeline();
+    for (const k of batch) live.hexists(k, FIELD_VALUE);
+    const replies = (await live.exec()) ?? [];
+    batch.forEach((k, i) => {
+      if (replies[i]?.[1] === 1) found.push(k.slice(KEY_PREFIX.length));
+    });
+  }
+  return next;
+}
+
 /**
  * Lists live keys (tombstones excluded) with the given prefix, following Redis SCAN semantics: `limit` is a page
  * size hint, keys come in no particular order, and a key present for the whole listing is returned at least once.
+ * On a Cluster the listing walks the masters in turn (see redis-cluster's cursor); while slots move (a failover,
+ * a resharding) that promise holds only as far as SCAN's own does on the node that took them over.
  */
 export async function listKeys(
   redis: Redis,
@@ -224,51 +272,106 @@ export async function listKeys(
   if (!isScanCursor(cursor))
     throw new RangeError(`cursor ${JSON.stringify(cursor)} is not an unsigned 64-bit integer`);
   const match = `${globEscape(KEY_PREFIX + prefix)}*`;
+  const count = Math.max(limit, 100);
   const found: string[] = [];
-  let next = cursor;
-  do {
-    const [c, batch] = await redis.scan(next, 'MATCH', match, 'COUNT', Math.max(limit, 100));
-    next = c;
-    if (batch.length > 0) {
-      const live = redis.pipeline();
-      for (const k of batch) live.hexists(k, FIELD_VALUE);
-      const replies = (await live.exec()) ?? [];
-      batch.forEach((k, i) => {
-        if (replies[i]?.[1] === 1) found.push(k.slice(KEY_PREFIX.length));
-      });
-    }
-  } while (next !== '0' && found.length < limit);
+  let next: string | null = cursor;
+  if (isCluster(redis)) {
+    let at = decodeClusterCursor(cursor);
+    do {
+      const { masters } = clusterMasters(redis);
+      // The master the cursor names or, if its slot group is gone, the next one.
+      const m = masters.find((x) => x.anchor >= at.anchor);
+      if (!m) {
+        next = null;
+        break;
+      }
+      const nodeCursor = await scanLive(
+        masterNode(m),
+        m.anchor === at.anchor ? at.nodeCursor : '0',
+        match,
+        count,
+        found,
+      );
+      if (nodeCursor !== '0') at = { anchor: m.anchor, nodeCursor };
+      else {
+        const following = masters.find((x) => x.anchor > m.anchor);
+        if (!following) {
+          next = null;
+          break;
+        }
+        at = { anchor: following.anchor, nodeCursor: '0' };
+      }
+      next = encodeClusterCursor(at);
+    } while (found.length < limit);
+  } else {
+    do next = await scanLive(redis, next, match, count, found);
+    while (next !== '0' && found.length < limit);
+    if (next === '0') next = null;
+  }
   found.sort();
-  return { keys: found, cursor: next === '0' ? null : next };
+  return { keys: found, cursor: next };
+}
+
+function masterNode(m: MasterAnchor & { redis?: RedisNode | undefined }): RedisNode {
+  if (!m.redis)
+    throw new Error(
+      `no connection to ${m.node}, the Redis Cluster master serving slot ${m.anchor} (failover in progress?)`,
+    );
+  return m.redis;
+}
+
+/** The servers a full key scan visits: the single Redis, or every Cluster master. */
+function scanNodes(redis: Redis): RedisNode[] {
+  if (!isCluster(redis)) return [redis];
+  const { masters, unserved } = clusterMasters(redis);
+  if (unserved > 0)
+    throw new Error(`${unserved} Redis Cluster hash slots have no master; cannot scan every key`);
+  return masters.map(masterNode);
+}
+
+/** Every kvflow key (tombstones included) on every server, a SCAN batch at a time. */
+async function* scanAllKeys(redis: Redis): AsyncGenerator<{ node: RedisNode; keys: string[] }> {
+  for (const node of scanNodes(redis)) {
+    let cursor = '0';
+    do {
+      const [c, keys] = await node.scan(cursor, 'MATCH', `${KEY_PREFIX}*`, 'COUNT', 1000);
+      cursor = c;
+      if (keys.length > 0) yield { node, keys };
+    } while (cursor !== '0');
+  }
 }
 
 /** Reads every live key and value (for tests, verification and small demos; SCANs the whole keyspace). */
 export async function readAll(redis: Redis): Promise<Map<string, string>> {
   const state = new Map<string, string>();
-  let cursor = '0';
-  do {
-    const [c, batch] = await redis.scan(cursor, 'MATCH', `${KEY_PREFIX}*`, 'COUNT', 1000);
-    cursor = c;
-    if (batch.length === 0) continue;
-    const p = redis.pipeline();
-    for (const k of batch) p.hget(k, FIELD_VALUE);
+  for await (const { node, keys } of scanAllKeys(redis)) {
+    const p = node.pipeline();
+    for (const k of keys) p.hget(k, FIELD_VALUE);
     const replies = (await p.exec()) ?? [];
-    batch.forEach((k, i) => {
-      const v = replies[i]?.[1];
+    keys.forEach((k, i) => {
+      const [err, v] = replies[i] ?? [null, null];
+      if (err) throw new Error(`cannot read ${k}: ${err.message}`, { cause: err });
       if (typeof v === 'string') state.set(k.slice(KEY_PREFIX.length), v);
     });
-  } while (cursor !== '0');
+  }
   return state;
 }
 
 /** Deletes every kvflow key (before a full rebuild from the stream). Returns how many were removed. */
 export async function clearAll(redis: Redis): Promise<number> {
   let removed = 0;
-  let cursor = '0';
-  do {
-    const [c, batch] = await redis.scan(cursor, 'MATCH', `${KEY_PREFIX}*`, 'COUNT', 1000);
-    cursor = c;
-    if (batch.length > 0) removed += await redis.unlink(...batch);
-  } while (cursor !== '0');
+  for await (const { node, keys } of scanAllKeys(redis)) {
+    if (!isCluster(redis)) {
+      removed += await node.unlink(...keys);
+      continue;
+    }
+    // A multi-key command on a Cluster node must stay within one hash slot.
+    const p = node.pipeline();
+    for (const group of scriptGroups(keys, true)) p.unlink(...group.map((i) => keys[i] as string));
+    for (const [err, n] of (await p.exec()) ?? []) {
+      if (err) throw new Error(`cannot delete kvflow keys: ${err.message}`, { cause: err });
+      removed += n as number;
+    }
+  }
   return removed;
 }

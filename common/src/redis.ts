@@ -1,10 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { Cluster, type ClusterOptions, type RedisOptions as NodeOptions, Redis as RedisNode } from 'ioredis';
 import { backoffMs } from './backoff.js';
 import type { Logger } from './logger.js';
+import { clusterMasters, slotTag } from './redis-cluster.js';
 import type { ConnectionSettings } from './settings.js';
 
-export type { Redis };
+/** A Redis connection: one server, or a Redis Cluster (REDIS_CLUSTER) through the ioredis Cluster client. */
+export type Redis = RedisNode | Cluster;
+export type { Cluster, RedisNode };
+
+export function isCluster(redis: Redis): redis is Cluster {
+  return redis instanceof Cluster;
+}
 
 export interface RedisOptions {
   /** Keep retrying the first connection, logging each failure (services); otherwise fail at once (commands). */
@@ -14,8 +21,8 @@ export interface RedisOptions {
 }
 
 /**
- * Connects to Redis. Commands fail fast while disconnected (no offline queue): the worker must see an outage
- * at once, nak, and pause, rather than pile commands up in memory.
+ * Connects to Redis, a single server or a Cluster as the settings say. Commands fail fast while disconnected (no
+ * offline queue): the worker must see an outage at once, nak, and pause, rather than pile commands up in memory.
  */
 export async function connectRedis(
   settings: ConnectionSettings,
@@ -35,16 +42,76 @@ export async function connectRedis(
   }
 }
 
-async function connectOnce(settings: ConnectionSettings, log: Logger, name: string, opts: RedisOptions) {
-  const redis = new Redis(settings.redisUrl, {
+/** What every connection to a Redis server gets, alone or as a Cluster node. */
+function nodeOptions(settings: ConnectionSettings, name: string, opts: RedisOptions) {
+  return {
     connectionName: name,
     password: settings.redisPassword,
-    lazyConnect: true,
-    enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: opts.commandTimeoutMs ?? 5_000,
-    retryStrategy: (times) => backoffMs(times, 100, 2_000),
+  } satisfies NodeOptions;
+}
+
+function createClient(settings: ConnectionSettings, name: string, opts: RedisOptions): Redis {
+  const [first] = settings.redisUrls;
+  if (!first) throw new Error('no Redis URL configured');
+  if (!settings.redisCluster)
+    return new RedisNode(first, {
+      ...nodeOptions(settings, name, opts),
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: (times) => backoffMs(times, 100, 2_000),
+    });
+  // The seeds only lead to the topology (CLUSTER SLOTS); every node is then reached with the first URL's
+  // credentials and TLS setting.
+  const seeds = settings.redisUrls.map((u) => {
+    const url = new URL(u);
+    return { host: url.hostname, port: Number(url.port || 6379) };
   });
+  const url = new URL(first);
+  const options: ClusterOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (times) => backoffMs(times, 100, 2_000),
+    // A command to a master that went away is retried (16 times, this far apart) while its replica takes over.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    // Notice a failover or a resharding even when no command hits a moved slot.
+    slotsRefreshInterval: 5_000,
+    redisOptions: {
+      ...nodeOptions(settings, name, opts),
+      username: url.username ? decodeURIComponent(url.username) : undefined,
+      password: settings.redisPassword ?? (url.password ? decodeURIComponent(url.password) : undefined),
+      tls: url.protocol === 'rediss:' ? {} : undefined,
+    },
+  };
+  return new Cluster(seeds, options);
+}
+
+async function connectOnce(settings: ConnectionSettings, log: Logger, name: string, opts: RedisOptions) {
+  const redis = createClient(settings, name, opts);
+  const where = settings.redisUrls.map(redactUrl).join(',');
+  watchConnection(redis, log);
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(
+      `cannot connect to Redis${settings.redisCluster ? ' Cluster' : ''} at ${where}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  log.info(
+    isCluster(redis)
+      ? { url: where, masters: clusterMasters(redis).masters.map((m) => m.node) }
+      : { url: where },
+    'redis connected',
+  );
+  return redis;
+}
+
+/** Logs an outage once when it starts and once when it ends; on a Cluster, also per node that fails. */
+function watchConnection(redis: Redis, log: Logger): void {
   let down = false;
   redis.on('error', (err: Error) => {
     if (!down) log.warn({ err: err.message }, 'redis connection error');
@@ -54,16 +121,35 @@ async function connectOnce(settings: ConnectionSettings, log: Logger, name: stri
     if (down) log.info('redis connection restored');
     down = false;
   });
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new Error(`cannot connect to Redis at ${redactUrl(settings.redisUrl)}: ${(err as Error).message}`, {
-      cause: err,
+  if (!isCluster(redis)) return;
+  // The client replaces a failed node's connection on every retry, so "back" is a new connection that got ready.
+  const failing = new Set<string>();
+  redis.on('node error', (err: Error, node: string) => {
+    if (!failing.has(node)) log.warn({ node, err: err.message }, 'redis cluster node error');
+    failing.add(node);
+  });
+  redis.on('+node', (conn: RedisNode) => {
+    const node = `${conn.options.host}:${conn.options.port}`;
+    conn.once('ready', () => {
+      if (failing.delete(node)) log.info({ node }, 'redis cluster node reachable again');
     });
+  });
+}
+
+/**
+ * Resolves when Redis can take writes again: a single server answers PING; on a Cluster every slot has a master
+ * and each master answers a command routed to one of its slots (so a master that died counts until its replica
+ * has taken over, and the client followed).
+ */
+export async function probeRedis(redis: Redis): Promise<void> {
+  if (!isCluster(redis)) {
+    await redis.ping();
+    return;
   }
-  log.info({ url: redactUrl(settings.redisUrl) }, 'redis connected');
-  return redis;
+  const { masters, unserved } = clusterMasters(redis);
+  if (unserved > 0 || masters.length === 0)
+    throw new Error(`${unserved} Redis Cluster hash slots have no master`);
+  await Promise.all(masters.map((m) => redis.exists(`kvflow:{${slotTag(m.anchor)}}:probe`)));
 }
 
 export function redactUrl(url: string): string {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { defineSettings, env } from './config.js';
+import { ConfigError, defineSettings, env } from './config.js';
 import { DEFAULT_VALUE_MAX_BYTES } from './event.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -10,8 +10,9 @@ export const connectionEnv = {
   NATS_USER: env.optionalString(),
   NATS_PASSWORD: env.optionalString(),
   NATS_TOKEN: env.optionalString(),
-  REDIS_URL: env.url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  REDIS_URL: env.urls('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
   REDIS_PASSWORD: env.optionalString(),
+  REDIS_CLUSTER: env.bool(false),
   LOG_LEVEL: env.oneOf('info', LOG_LEVELS),
 };
 
@@ -43,8 +44,11 @@ export interface ConnectionSettings {
   natsUser: string | undefined;
   natsPassword: string | undefined;
   natsToken: string | undefined;
-  redisUrl: string;
+  /** The Redis server, or with `redisCluster` the seed nodes the cluster's topology is discovered from. */
+  redisUrls: string[];
   redisPassword: string | undefined;
+  /** Redis Cluster (the ioredis Cluster client): keys spread over the masters' hash slots. */
+  redisCluster: boolean;
   logLevel: string;
 }
 
@@ -68,13 +72,19 @@ export interface StreamSettings {
 type Parsed<S extends Record<string, z.ZodType>> = z.output<z.ZodObject<S>>;
 
 export function connectionSettings(e: Parsed<typeof connectionEnv>): ConnectionSettings {
+  const redisUrls = e.REDIS_URL.split(',').map((s) => s.trim());
+  if (redisUrls.length > 1 && !e.REDIS_CLUSTER)
+    throw new ConfigError([
+      `REDIS_URL lists ${redisUrls.length} servers: a single Redis takes one URL; for a Redis Cluster's seed nodes set REDIS_CLUSTER=true`,
+    ]);
   return {
     natsServers: e.NATS_URL.split(',').map((s) => s.trim()),
     natsUser: e.NATS_USER,
     natsPassword: e.NATS_PASSWORD,
     natsToken: e.NATS_TOKEN,
-    redisUrl: e.REDIS_URL,
+    redisUrls,
     redisPassword: e.REDIS_PASSWORD,
+    redisCluster: e.REDIS_CLUSTER,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   backoffMs,
   type Logger,
+  probeRedis,
   publishPoison,
   type Readiness,
   type Redis,
@@ -192,7 +193,7 @@ export class Worker {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.d.redis.ping();
+        await probeRedis(this.d.redis); // on a Cluster: every master, so a failover is over
         break;
       } catch {
         await sleep(backoffMs(attempt, 250, 5_000));

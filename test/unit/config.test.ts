@@ -53,7 +53,12 @@ describe('configuration', () => {
     [{ HTTP_PORT: '80.5' }, 'HTTP_PORT="80.5" is invalid: expected an integer from 0 to 65535'],
     [{ PROFILE: 'zigzag' }, 'PROFILE="zigzag" is invalid: expected one of constant, step, sine, burst'],
     [{ NATS_URL: 'http://x:4222' }, 'NATS_URL="http://x:4222" is invalid: expected comma-separated URLs'],
-    [{ REDIS_URL: 'localhost' }, 'REDIS_URL="localhost" is invalid: expected a URL starting with redis://'],
+    [
+      { REDIS_URL: 'localhost' },
+      'REDIS_URL="localhost" is invalid: expected comma-separated URLs starting with redis://',
+    ],
+    [{ REDIS_URL: 'redis://a,redis://b' }, 'REDIS_URL lists 2 servers: a single Redis takes one URL'],
+    [{ REDIS_CLUSTER: 'yes please' }, 'REDIS_CLUSTER="yes please" is invalid: expected true or false'],
     [{ STREAM_NAME: 'a.b' }, 'STREAM_NAME="a.b" is invalid: expected letters, digits'],
     [{ PROVISION: 'maybe' }, 'PROVISION="maybe" is invalid: expected true or false'],
   ])('rejects %j', (source, message) => {

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { homedir } from 'node:os';
@@ -13,9 +13,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const INSTALL_HINT =
   'install them with: bash scripts/install-servers.sh (Debian/Ubuntu; needs apt and Go)';
 
+type Binary = 'nats-server' | 'redis-server' | 'redis-cli';
+const OVERRIDES: Record<Binary, string> = {
+  'nats-server': 'NATS_SERVER_BIN',
+  'redis-server': 'REDIS_SERVER_BIN',
+  'redis-cli': 'REDIS_CLI_BIN',
+};
+
 /** Finds a server binary: the env override, PATH, then where `go install` puts it. */
-export function findBinary(name: 'nats-server' | 'redis-server'): string | null {
-  const override = process.env[name === 'nats-server' ? 'NATS_SERVER_BIN' : 'REDIS_SERVER_BIN'];
+export function findBinary(name: Binary): string | null {
+  const override = process.env[OVERRIDES[name]];
   if (override) return existsSync(override) ? override : null;
   try {
     return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim() || null;
@@ -28,7 +35,7 @@ export function findBinary(name: 'nats-server' | 'redis-server'): string | null 
   }
 }
 
-export function requireBinary(name: 'nats-server' | 'redis-server'): string {
+export function requireBinary(name: Binary): string {
   const bin = findBinary(name);
   if (!bin) throw new Error(`${name} not found on PATH; ${INSTALL_HINT}`);
   return bin;
@@ -198,6 +205,98 @@ export async function startRedisServer(opts: {
     start,
     stop: async () => {
       if (child) await stopChild(child);
+    },
+  };
+}
+
+/** Runs `redis-cli` against one local server and returns its output (a failure or an error reply throws). */
+export async function redisCli(port: number, args: string[], timeoutMs = 30_000): Promise<string> {
+  const bin = requireBinary('redis-cli');
+  return new Promise((resolve, reject) => {
+    execFile(
+      bin,
+      ['-h', '127.0.0.1', '-p', String(port), ...args],
+      { timeout: timeoutMs, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (err || /^(ERR|\[ERR\])/m.test(stdout))
+          reject(
+            new Error(
+              `redis-cli -p ${port} ${args.join(' ')} failed: ${err?.message ?? ''}${stdout}${stderr}`,
+            ),
+          );
+        else resolve(stdout);
+      },
+    );
+  });
+}
+
+export interface RedisClusterNodeProcess extends ServerProcess {
+  /** SIGKILL, as a crash. A later start() comes back with the node's identity (nodes.conf) and no data. */
+  kill(): Promise<void>;
+  /** Whether the process is running. */
+  readonly running: boolean;
+}
+
+/**
+ * One `redis-server --cluster-enabled yes` without persistence: its data lives in memory only, its cluster
+ * identity and view (nodes.conf) in `dir`. The bus port is given explicitly (the default, port + 10000, may not be
+ * free or even valid for a random port).
+ */
+export async function startRedisClusterNode(opts: {
+  port: number;
+  busPort: number;
+  dir: string;
+  /** How long a master may be unreachable before its replica takes over. */
+  nodeTimeoutMs: number;
+  logFile?: string;
+}): Promise<RedisClusterNodeProcess> {
+  const bin = requireBinary('redis-server');
+  mkdirSync(opts.dir, { recursive: true });
+  let child: ChildProcess | null = null;
+  const alive = () => child !== null && child.exitCode === null && child.signalCode === null;
+  const start = async () => {
+    const out = outputTo(opts.logFile);
+    const args = [
+      '--port',
+      String(opts.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      opts.dir,
+      '--appendonly',
+      'no',
+      '--save',
+      '',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+      '--cluster-port',
+      String(opts.busPort),
+      '--cluster-node-timeout',
+      String(opts.nodeTimeoutMs),
+    ];
+    child = spawn(bin, args, { stdio: ['ignore', out, out] });
+    await waitFor('redis-server (cluster node)', () => redisPing(opts.port));
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${opts.port}`,
+    port: opts.port,
+    get running() {
+      return alive();
+    },
+    start,
+    stop: async () => {
+      if (child) await stopChild(child);
+    },
+    kill: async () => {
+      const c = child as ChildProcess | null;
+      if (!c || !alive()) return;
+      await new Promise<void>((resolve) => {
+        c.once('exit', () => resolve());
+        c.kill('SIGKILL');
+      });
     },
   };
 }
