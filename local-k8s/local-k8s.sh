@@ -118,6 +118,9 @@ start() { # name command...
   echo $! >"$RUN/$name.pid"
 }
 
+# (grep reads all of ip's output: `grep -q` could exit first and, with pipefail, fail the pipeline on SIGPIPE.)
+node_ip_on_lo() { ip -o addr show dev lo | grep -F " $NODE_IP/" >/dev/null; }
+
 is_running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
 wait_for() { # what seconds command...
@@ -277,7 +280,7 @@ EOF
 
 start_node() {
   mkdir -p "$LOGS" "$RUN"
-  ip addr show dev lo | grep -q " $NODE_IP/" || ip addr add "$NODE_IP/32" dev lo
+  node_ip_on_lo || ip addr add "$NODE_IP/32" dev lo
   sysctl -q -w net.ipv4.ip_forward=1
   sysctl -q -w net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
   sysctl -q -w net.bridge.bridge-nf-call-ip6tables=1 2>/dev/null || true
@@ -374,7 +377,7 @@ cmd_up() {
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   [ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]}; run: bash local-k8s/install-deps.sh"
   # One node per machine: its address, ports and bridge are fixed.
-  if ! is_running kube-apiserver && ip addr show dev lo | grep -q " $NODE_IP/"; then
+  if ! is_running kube-apiserver && node_ip_on_lo; then
     die "another local node is up on this machine ($NODE_IP is on lo; its folder: $(pgrep -a kube-apiserver | grep -o -- '--client-ca-file [^ ]*' | sed 's|/pki/ca.crt||;s|--client-ca-file ||' || echo unknown)): run local-k8s/local-k8s.sh down from that checkout first"
   fi
   if [ "${1:-}" = --node-only ]; then
