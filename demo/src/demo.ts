@@ -18,7 +18,13 @@ import {
 import { freePort, type ServiceProcess, startService } from '@kvflow/testkit';
 import { loadDemoSettings } from './demo-settings.js';
 import { authHeader, localSettings } from './local-env.js';
-import { DEFAULT_STACK, type LocalStack, startIsolatedStack, startLocalStack } from './local-stack.js';
+import {
+  DEFAULT_STACK,
+  type LocalStack,
+  startClusterStack,
+  startIsolatedStack,
+  startLocalStack,
+} from './local-stack.js';
 import { renderLogLine, renderView } from './observe/live-view.js';
 import { type Sample, StatsCollector } from './observe/stats-collector.js';
 import { buildReport, summarize, writeReport } from './report/scaling-report.js';
@@ -38,6 +44,10 @@ local scaler (metrics on :9400) and a live view. Change the load with: npm run r
 Options:
   --scenario NAME    run a scripted load and exit: ${Object.keys(SCENARIOS).join(', ')} (isolated servers on free ports)
   --duration S       scenario length in seconds (default 120)
+  --cluster          run on a 3-node NATS cluster (stream, consumer and dead letters at R3) and a Redis Cluster
+                     (3 masters + 3 replicas), started on free loopback ports, instead of one server of each; the
+                     services get the URLs, REDIS_CLUSTER=true and STREAM_REPLICAS=3, and the local scaler reads
+                     the lag from the consumer leader's node, as KEDA does
   --report DIR       where the scenario writes scaling-report.{html,json} (default out)
   --rate R           initial rate in events/s, interactive mode (default 0)
   --values FILE      values file(s) to read instead of the defaults (repeat, later wins)
@@ -58,6 +68,7 @@ function parseOptions() {
     report: { type: 'string', default: 'out' },
     rate: { type: 'string', default: '0' },
     values: { type: 'string', multiple: true },
+    cluster: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   } as const;
   try {
@@ -78,7 +89,7 @@ function parseOptions() {
   if (o.scenario !== undefined && !(o.scenario in SCENARIOS)) {
     usage(`unknown scenario "${o.scenario}"; choose one of ${Object.keys(SCENARIOS).join(', ')}`);
   }
-  return { scenario: o.scenario, duration, reportDir: o.report, rate, values: o.values };
+  return { scenario: o.scenario, duration, reportDir: o.report, rate, values: o.values, cluster: o.cluster };
 }
 
 const say = (line: string) => process.stdout.write(`kvflow: ${line}\n`);
@@ -121,17 +132,21 @@ async function main(): Promise<number> {
   }
   const a = settings.autoscaling;
   const local = loadSettings(localSettings, 'demo');
-  const stream = local.stream;
   const isolated = opts.scenario !== undefined;
-  const stack: LocalStack = isolated
-    ? await startIsolatedStack(say)
-    : await startLocalStack({ ...DEFAULT_STACK, say });
+  const stack: LocalStack = opts.cluster
+    ? await startClusterStack(say)
+    : isolated
+      ? await startIsolatedStack(say)
+      : await startLocalStack({ ...DEFAULT_STACK, say });
+  const stream = { ...local.stream, replicas: stack.streamReplicas ?? local.stream.replicas };
+  const serversEnv = {
+    NATS_URL: stack.natsUrl,
+    REDIS_URL: stack.redisUrl,
+    REDIS_CLUSTER: String(stack.redisCluster),
+    STREAM_REPLICAS: String(stream.replicas),
+  };
   const connection = connectionSettings(
-    parseEnv(connectionEnv, {
-      NATS_URL: stack.natsUrl,
-      REDIS_URL: stack.redisUrl,
-      LOG_LEVEL: local.logLevel,
-    }),
+    parseEnv(connectionEnv, { ...serversEnv, LOG_LEVEL: local.logLevel }),
   );
   const log = createLogger('demo', 'error');
   const nc = await connectNats(connection, log, 'kvflow-demo');
@@ -140,8 +155,7 @@ async function main(): Promise<number> {
   const producerPort = isolated ? await freePort() : local.httpPort;
   const scalerPort = isolated ? await freePort() : 9400;
   const baseEnv = {
-    NATS_URL: stack.natsUrl,
-    REDIS_URL: stack.redisUrl,
+    ...serversEnv,
     PROVISION: 'false',
     LOG_LEVEL: local.logLevel,
   };
@@ -174,11 +188,19 @@ async function main(): Promise<number> {
   const readiness = new Readiness([]);
   const ops = await startOpsServer({ host: '127.0.0.1', port: scalerPort, registry, readiness });
   // One cached scaler for the scaler loop and the live view, as KEDA's operator and metrics server share one.
-  const lag = createKedaLagReader(stack.natsMonitorUrl, {
-    account: '$G',
-    stream: stream.stream,
-    consumer: stream.consumer,
-  });
+  const readLag = createKedaLagReader(
+    stack.natsMonitorUrl,
+    { account: '$G', stream: stream.stream, consumer: stream.consumer },
+    { locate: stack.natsLocate },
+  );
+  let consumerLeader = '';
+  const lag = async () => {
+    const r = await readLag();
+    if (r.consumerLeader !== consumerLeader && r.consumerLeader !== '' && !tty)
+      say(`lag read from the consumer leader ${r.consumerLeader} (${r.source})`);
+    consumerLeader = r.consumerLeader;
+    return r;
+  };
   const onDecision = (d: ScalerDecision) => {
     lastDecision = `${d.by.toUpperCase()} ${d.from} -> ${d.replicas}: ${d.reason}`;
     if (!tty) say(`t=${d.at.toFixed(0)}s scale ${d.from} -> ${d.replicas} by ${d.by}: ${d.reason}`);

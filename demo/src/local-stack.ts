@@ -2,13 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type NodeLocator, portNodeLocator } from '@kvflow/autoscale';
 import {
   findBinary,
   freePort,
   INSTALL_HINT,
   isListening,
   ROOT,
+  startNatsCluster,
   startNatsServer,
+  startRedisCluster,
   startRedisServer,
 } from '@kvflow/testkit';
 
@@ -22,9 +25,18 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
+  /** One URL, or a cluster's URLs comma-separated (NATS_URL). */
   natsUrl: string;
+  /** The monitoring endpoint the lag reader is configured with (KEDA's natsServerMonitoringEndpoint). */
   natsMonitorUrl: string;
+  /** How the lag reader reaches each node of a NATS cluster; KEDA's rule when absent. */
+  natsLocate?: NodeLocator;
+  /** One URL, or a Redis Cluster's seed nodes comma-separated (REDIS_URL). */
   redisUrl: string;
+  /** REDIS_CLUSTER: the services use the Redis Cluster client. */
+  redisCluster: boolean;
+  /** STREAM_REPLICAS these servers call for; the configured setting when absent. */
+  streamReplicas?: number;
   logDir: string;
   /** Stops the servers this stack started (servers it reused keep running). */
   stop(): Promise<void>;
@@ -37,9 +49,14 @@ export const DEFAULT_STACK: Omit<LocalStackOptions, 'say'> = {
   dataDir: join(ROOT, '.kvflow'),
 };
 
+type ServerBinary = Parameters<typeof findBinary>[0];
+
 /** Installs missing server binaries with the project's script, or explains precisely how to. */
-export function ensureServerBinaries(say: (line: string) => void): void {
-  const missing = (['nats-server', 'redis-server'] as const).filter((b) => !findBinary(b));
+export function ensureServerBinaries(
+  say: (line: string) => void,
+  needed: ServerBinary[] = ['nats-server', 'redis-server'],
+): void {
+  const missing = needed.filter((b) => !findBinary(b));
   if (missing.length === 0) return;
   say(`${missing.join(' and ')} not found: running scripts/install-servers.sh`);
   const result = spawnSync('bash', [join(ROOT, 'scripts/install-servers.sh')], { stdio: 'inherit' });
@@ -105,6 +122,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     natsUrl,
     natsMonitorUrl: `http://127.0.0.1:${opts.natsMonitorPort}`,
     redisUrl,
+    redisCluster: false,
     logDir,
     stop: async () => {
       for (const stop of stops.reverse()) await stop();
@@ -130,11 +148,57 @@ export async function startIsolatedStack(say: (line: string) => void): Promise<L
     natsUrl: nats.url,
     natsMonitorUrl: nats.monitorUrl,
     redisUrl: redis.url,
+    redisCluster: false,
     logDir,
     stop: async () => {
       await redis.stop();
       await nats.stop();
       rmSync(join(dir, 'nats'), { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A 3-node JetStream cluster and a Redis Cluster (3 masters + 3 replicas) on free loopback ports: the engines a
+ * deployment outgrowing one server runs. The stream, consumer and dead-letter stream go to R3. The lag reader's
+ * endpoint is the first node, as KEDA's is whichever node the headless service answers from.
+ */
+export async function startClusterStack(say: (line: string) => void): Promise<LocalStack> {
+  ensureServerBinaries(say, ['nats-server', 'redis-server', 'redis-cli']);
+  const dir = mkdtempSync(join(tmpdir(), 'kvflow-demo-cluster-'));
+  const logDir = join(dir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const [natsStart, redisStart] = await Promise.allSettled([
+    startNatsCluster(3, { logDir }),
+    startRedisCluster({ logDir }),
+  ]);
+  if (natsStart.status === 'rejected' || redisStart.status === 'rejected') {
+    // The one that started must not outlive the demo.
+    if (natsStart.status === 'fulfilled') await natsStart.value.stop();
+    if (redisStart.status === 'fulfilled') await redisStart.value.stop();
+    const failed = natsStart.status === 'rejected' ? natsStart : (redisStart as PromiseRejectedResult);
+    throw new Error(
+      `cannot start the cluster servers (logs in ${logDir}): ${(failed.reason as Error).message}`,
+    );
+  }
+  const nats = natsStart.value;
+  const redis = redisStart.value;
+  const first = nats.servers[0];
+  if (!first) throw new Error('the NATS cluster started no server');
+  say(
+    `started a 3-node NATS cluster (${nats.url}, monitoring ${nats.servers.map((s) => s.monitorPort).join(', ')}) ` +
+      `and a Redis Cluster of 3 masters + 3 replicas (${redis.url}); logs in ${logDir}`,
+  );
+  return {
+    natsUrl: nats.url,
+    natsMonitorUrl: first.monitorUrl,
+    natsLocate: portNodeLocator(new Map(nats.servers.map((s) => [s.port, s.monitorUrl]))),
+    redisUrl: redis.url,
+    redisCluster: true,
+    streamReplicas: 3,
+    logDir,
+    stop: async () => {
+      await Promise.all([redis.stop(), nats.stop()]);
     },
   };
 }

@@ -61,16 +61,20 @@ describe('lag as KEDA reads it', () => {
 
   it('is num_pending + num_ack_pending of the consumer', () => {
     const r = lagFromJsz(body, '$G', 'KVFLOW', 'workers');
-    expect(r).toMatchObject({ lag: 150, pending: 120, ackPending: 30, consumerFound: true });
+    expect(r).toMatchObject({ lag: 150, pending: 120, ackPending: 30, streamFound: true });
     expect(r.streams.get('KVFLOW_DLQ')?.messages).toBe(2);
   });
 
-  it("falls back to the stream's last sequence when the consumer is missing, as KEDA does", () => {
-    expect(lagFromJsz(body, '$G', 'KVFLOW', 'nobody')).toMatchObject({ lag: 500, consumerFound: false });
+  it('errs when the consumer is missing, as KEDA v2.20 does (it used to answer the last sequence)', () => {
+    expect(() => lagFromJsz(body, '$G', 'KVFLOW', 'nobody')).toThrow(
+      'consumer "nobody" not found in stream "KVFLOW"',
+    );
   });
 
-  it('reads a missing stream as lag 0 on a single server, as a new KEDA scaler does', () => {
-    expect(lagFromJsz(body, '$G', 'NOPE', 'workers')).toMatchObject({ lag: 0, streamFound: false });
+  it('errs on a stream a new KEDA scaler never found (its empty stream has no consumer)', () => {
+    expect(() => lagFromJsz(body, '$G', 'NOPE', 'workers')).toThrow(
+      'consumer "workers" not found in stream "NOPE"',
+    );
   });
 
   it('asks the same URL KEDA asks', () => {

@@ -2,10 +2,11 @@ import {
   autoscalingSchema,
   type JszResponse,
   KedaHpaModel,
-  kedaReadJsz,
+  kedaRead,
   type LagTarget,
   lagFromJsz,
   newScalerMemory,
+  runWalk,
   type ScalerMemory,
 } from '@kvflow/autoscale';
 import { describe, expect, it } from 'vitest';
@@ -283,7 +284,7 @@ describe('KEDA + HPA model (lag traces: time, lag, current replicas -> replicas)
   });
 });
 
-describe('nats-jetstream scaler with a missing stream or consumer (KEDA v2.20, single server and cluster)', () => {
+describe('nats-jetstream scaler with a missing stream or consumer (KEDA v2.20, single server)', () => {
   const target: LagTarget = { account: '$G', stream: 'KVFLOW', consumer: 'workers' };
   const kvflow = (consumers: Array<{ leader?: string }>) => ({
     name: 'KVFLOW',
@@ -300,46 +301,48 @@ describe('nats-jetstream scaler with a missing stream or consumer (KEDA v2.20, s
     ...(clusterSize ? { meta_cluster: { cluster_size: clusterSize } } : {}),
     account_details: [{ name: '$G', id: '$G', stream_detail: streams }],
   });
+  const endpoint = { monitorUrl: 'http://nats:8222', locate: () => ({ monitorUrl: 'http://nats:8222' }) };
   /** Successive reads through one cached scaler, as the operator and the metrics server share it. */
   function reads(bodies: JszResponse[]): Array<number | string> {
     let memory: ScalerMemory = newScalerMemory();
     return bodies.map((b) => {
-      const r = kedaReadJsz(memory, b, target);
+      const r = runWalk(kedaRead(memory, target, endpoint), (req) =>
+        req.kind === 'jsz' ? { kind: 'jsz', body: b } : { kind: 'varz', body: {} },
+      );
       memory = r.memory;
       return 'error' in r ? r.error : r.reading.lag;
     });
   }
 
-  it('reads a stream that was never there as lag 0, inactive, no error (a new scaler has an empty stream)', () => {
-    expect(lagFromJsz(jsz([]), '$G', 'KVFLOW', 'workers')).toMatchObject({
-      lag: 0,
-      streamFound: false,
-      consumerFound: false,
-    });
-    expect(lagFromJsz({}, '$G', 'KVFLOW', 'workers').lag).toBe(0); // no such account either
+  const NO_CONSUMER = 'consumer "workers" not found in stream "KVFLOW"';
+
+  it('errs on a stream it never found: a new scaler holds an empty stream, with no consumer (KEDA PR #7668)', () => {
+    expect(() => lagFromJsz(jsz([]), '$G', 'KVFLOW', 'workers')).toThrow(NO_CONSUMER);
+    expect(() => lagFromJsz({}, '$G', 'KVFLOW', 'workers')).toThrow(NO_CONSUMER); // no such account either
   });
 
-  it("reads the stream's last sequence while the consumer is missing, on every read", () => {
-    expect(reads([jsz([kvflow([{}])]), jsz([kvflow([])]), jsz([kvflow([])])])).toEqual([150, 500, 500]);
+  it("errs while the consumer is missing, on every read (before v2.20: the stream's last sequence)", () => {
+    expect(reads([jsz([kvflow([{}])]), jsz([kvflow([])]), jsz([kvflow([])])])).toEqual([
+      150,
+      NO_CONSUMER,
+      NO_CONSUMER,
+    ]);
   });
 
   it('keeps the last lag it read after the stream is deleted: a single server names no consumer leader', () => {
     expect(reads([jsz([kvflow([{}])]), jsz([]), jsz([])])).toEqual([150, 150, 150]);
   });
 
-  it('rebuilds the scaler on its first error and retries: with a leader cached, a deleted stream reads 0', () => {
-    expect(reads([jsz([kvflow([{ leader: 'n1' }])]), jsz([]), jsz([])])).toEqual([150, 0, 0]);
+  it('rebuilds the scaler on its first error and retries: with a leader cached, a deleted stream errs', () => {
+    // "stream not found" (the cache dropped), then the rebuilt scaler's empty stream has no consumer.
+    expect(reads([jsz([kvflow([{ leader: 'n1' }])]), jsz([]), jsz([])])).toEqual([
+      150,
+      NO_CONSUMER,
+      NO_CONSUMER,
+    ]);
   });
 
-  it('errors on a NATS cluster when the consumer or the stream is missing (leader node not found)', () => {
-    const [found, noConsumer, noStream] = reads([
-      jsz([kvflow([{ leader: 'n1' }])], 3),
-      jsz([kvflow([])], 3),
-      jsz([], 3),
-    ]);
-    expect(found).toBe(150);
-    expect(noConsumer).toMatch(/leader node not found for consumer workers/);
-    expect(noStream).toMatch(/leader node not found for consumer workers/);
+  it('errs on a cluster answer it cannot walk (the node walk is tested in keda-jetstream-scaler.test.ts)', () => {
     expect(() => lagFromJsz(jsz([], 3), '$G', 'KVFLOW', 'workers')).toThrow(/leader node not found/);
   });
 

@@ -47,8 +47,8 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-/** A JetStream cluster of `size` nats-servers on loopback, each with its own store. */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+/** A JetStream cluster of `size` nats-servers on loopback, each with its own store (logs in `logDir`, if given). */
+export async function startNatsCluster(size = 3, opts: { logDir?: string } = {}): Promise<NatsCluster> {
   const dirs = Array.from({ length: size }, () => mkdtempSync(join(tmpdir(), 'kvflow-natsc-')));
   const ports = await Promise.all(
     Array.from({ length: size }, async () => ({
@@ -64,6 +64,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
         port: p.client,
         monitorPort: p.monitor,
         storeDir: dirs[i] as string,
+        logFile: opts.logDir ? join(opts.logDir, `nats-server-n${i + 1}.log`) : undefined,
         cluster: {
           serverName: `n${i + 1}`,
           name,
@@ -135,7 +136,7 @@ function clusterNodes(text: string): ClusterNodeLine[] {
  * says cluster_state:ok.
  */
 export async function startRedisCluster(
-  opts: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number } = {},
+  opts: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number; logDir?: string } = {},
 ): Promise<RedisCluster> {
   const masters = opts.masters ?? 3;
   const replicas = opts.replicasPerMaster ?? 1;
@@ -151,6 +152,7 @@ export async function startRedisCluster(
         busPort: p.bus,
         dir: join(root, `node-${i + 1}`),
         nodeTimeoutMs: opts.nodeTimeoutMs ?? 2_000,
+        logFile: opts.logDir ? join(opts.logDir, `redis-server-${p.port}.log`) : undefined,
       }),
     ),
   );

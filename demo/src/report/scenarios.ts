@@ -33,6 +33,14 @@ export const SCENARIOS: Record<string, { description: string; steps: RateChange[
       { at: 60, rate: { rate: 0 }, label: 'quiet' },
     ],
   },
+  spike: {
+    description: 'a 10 s spike at 1000 events/s, then quiet: 0 -> N -> 0 in well under a minute',
+    steps: [
+      { at: 0, rate: { rate: 0 }, label: 'quiet' },
+      { at: 2, rate: { rate: 1000 }, label: 'spike 1000/s' },
+      { at: 12, rate: { rate: 0 }, label: 'quiet' },
+    ],
+  },
   constant: {
     description: '300/s for 40 s, then quiet',
     steps: [
