@@ -1,7 +1,6 @@
 import { connectNats, createLogger, type NatsConnection, provision } from '@kvflow/common';
 import {
   connectionFor,
-  consumerLag,
   freePort,
   httpReady,
   type NatsCluster,
@@ -12,6 +11,8 @@ import {
   spawnService,
   startNatsCluster,
   startRedis,
+  WriteOracle,
+  waitCaughtUp,
   waitUntil,
 } from '@kvflow/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -19,8 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * kvflow on a 3-node JetStream cluster (stream, dead-letter stream and consumer at R3), configured by NATS_URL
- * alone, with a black-box oracle: every write that got a 202 is recorded; per key the highest sequence wins; after
- * the run every touched key is read back over the API.
+ * alone, with the chaos suite's black-box oracle (testkit WriteOracle: every write that got a 202 is recorded; per
+ * key the highest sequence wins; after the run every touched key is read back over the API). Scenario 3 of the
+ * chaos suite (test/chaos.test.ts).
  */
 let cluster: NatsCluster;
 let redis: RedisServer;
@@ -35,12 +37,6 @@ afterAll(async () => {
   await nc?.close();
   await Promise.all([cluster?.stop(), redis?.stop()]);
 });
-
-interface Accepted {
-  seq: number;
-  op: 'set' | 'del';
-  value: string;
-}
 
 describe('NATS cluster', () => {
   it('keeps every acknowledged write when the stream leader is SIGKILLed under load', async () => {
@@ -66,80 +62,48 @@ describe('NATS cluster', () => {
     }
     await waitUntil('producer ready', () => httpReady(apiPort));
 
-    const accepted = new Map<string, Accepted>();
-    let refused = 0;
-    let acceptedWrites = 0;
-    const write = async (i: number) => {
-      const key = `c${i % 300}`;
-      const del = i % 11 === 0;
-      const value = `v${i}`;
-      const res = await fetch(`http://127.0.0.1:${apiPort}/keys/${key}`, {
-        method: del ? 'DELETE' : 'PUT',
-        headers: { 'content-type': 'text/plain' },
-        body: del ? undefined : value,
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (res.status === 202) {
-        acceptedWrites++;
-        const { seq } = (await res.json()) as { seq: number };
-        const prev = accepted.get(key);
-        if (!prev || prev.seq < seq) accepted.set(key, { seq, op: del ? 'del' : 'set', value });
-      } else {
-        expect(res.status).toBe(503); // an outage may refuse a write; it must never be anything else
-        expect(res.headers.get('retry-after')).not.toBeNull();
-        refused++;
-      }
-    };
-    const load = async (from: number, n: number) => {
-      for (let i = from; i < from + n; i += 16)
-        await Promise.all(Array.from({ length: Math.min(16, from + n - i) }, (_, j) => write(i + j)));
-    };
+    const oracle = new WriteOracle({
+      api: `http://127.0.0.1:${apiPort}`,
+      keyPrefix: 'c',
+      keys: 300,
+      deleteEvery: 11,
+    });
+    const load = (writes: number) => oracle.load({ writes, maxMs: 60_000, concurrency: 16 });
 
-    await load(0, 1_000);
+    await load(1_000);
     const leaderName = (await jsm.streams.info(settings.stream)).cluster?.leader;
     const leader = cluster.servers.find((_, i) => `n${i + 1}` === leaderName);
     expect(leader).toBeDefined();
-    const during = load(1_000, 2_000);
+    const during = load(2_000);
     await new Promise((r) => setTimeout(r, 200));
     await leader?.kill();
     await during;
     // After the re-election (bounded), writes are accepted again, every one of them.
     await waitUntil(
       'a write accepted again',
-      async () =>
-        (
-          await fetch(`http://127.0.0.1:${apiPort}/keys/probe`, {
-            method: 'PUT',
-            body: 'x',
-            headers: { 'content-type': 'text/plain' },
-          })
-        ).status === 202,
+      async () => {
+        const before = oracle.counts.accepted;
+        await oracle.write();
+        return oracle.counts.accepted > before;
+      },
       30_000,
     );
-    const beforeLast = acceptedWrites;
-    await load(3_000, 500);
-    expect(acceptedWrites - beforeLast).toBe(500);
+    const beforeLast = oracle.counts.accepted;
+    await load(500);
+    expect(oracle.counts.accepted - beforeLast).toBe(500);
     await leader?.start();
 
-    await waitUntil(
-      'workers caught up',
-      async () => {
-        const lag = await consumerLag(nc, settings).catch(() => null);
-        return lag !== null && lag.pending === 0 && lag.ackPending === 0;
-      },
-      60_000,
-    );
-    let mismatches = 0;
-    for (const [key, want] of accepted) {
-      const res = await fetch(`http://127.0.0.1:${apiPort}/keys/${key}`);
-      const ok =
-        want.op === 'del' ? res.status === 404 : res.status === 200 && (await res.text()) === want.value;
-      if (!ok) mismatches++;
-    }
+    await waitCaughtUp(nc, settings, 60_000);
+    const v = await oracle.verify();
     console.log(
-      `nats cluster: ${accepted.size} keys, ${refused} writes refused (503) during the leader change`,
+      `nats cluster: ${oracle.counts.accepted} writes accepted over ${v.keys} keys, ${oracle.counts.refused} ` +
+        `refused (503) during the leader change, ${v.uncertainWins} keys ended on a refused write stored later`,
     );
-    expect(accepted.size).toBe(300);
-    expect(mismatches).toBe(0);
+    // An outage may refuse a write (503 with Retry-After); it must never answer anything else.
+    expect(oracle.counts.unexpected).toEqual([]);
+    expect(oracle.counts.unanswered).toBe(0);
+    expect(oracle.counts.refusedWithoutRetryAfter).toBe(0);
+    expect(oracle.expected().size).toBe(300);
+    expect(v.mismatches).toEqual([]);
   }, 180_000);
 });

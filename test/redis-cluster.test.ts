@@ -7,7 +7,6 @@ import {
 } from '@kvflow/common';
 import {
   connectionFor,
-  consumerLag,
   freePort,
   httpReady,
   type NatsServer,
@@ -21,6 +20,8 @@ import {
   startNats,
   startRedisCluster,
   startWorkerProcess,
+  WriteOracle,
+  waitCaughtUp,
   waitUntil,
 } from '@kvflow/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -28,8 +29,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * kvflow on a Redis Cluster (3 masters + 3 replicas) by configuration alone (REDIS_CLUSTER=true, REDIS_URL = the
- * seed nodes): producer and two worker processes, a black-box oracle (every write that got a 202 is recorded; per
- * key the highest sequence wins; every key is read back over the API), then faults on one master at a time.
+ * seed nodes): producer and two worker processes, the chaos suite's black-box oracle (testkit WriteOracle: every
+ * write that got a 202 is recorded; per key the highest sequence wins; every key is read back over the API), then
+ * faults on one master at a time.
  */
 let redis: RedisCluster;
 let nats: NatsServer;
@@ -42,61 +44,21 @@ const services: Service[] = [];
 
 const KEYS = 600;
 
-interface Accepted {
-  seq: number;
-  op: 'set' | 'del';
-  value: string;
-}
-const accepted = new Map<string, Accepted>();
-const counts = { accepted: 0, refused: 0 };
+let oracle: WriteOracle;
 
-async function write(i: number): Promise<void> {
-  const key = `rc${i % KEYS}`;
-  const del = i % 13 === 0;
-  const value = `v${i}`;
-  const res = await fetch(`${api}/keys/${key}`, {
-    method: del ? 'DELETE' : 'PUT',
-    headers: { 'content-type': 'text/plain' },
-    body: del ? undefined : value,
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (res.status !== 202) {
-    expect(res.status).toBe(503); // an outage may refuse a write; it must never be anything else
-    counts.refused++;
-    return;
-  }
-  counts.accepted++;
-  const { seq } = (await res.json()) as { seq: number };
-  const prev = accepted.get(key);
-  if (!prev || prev.seq < seq) accepted.set(key, { seq, op: del ? 'del' : 'set', value });
+function load(writes: number): Promise<void> {
+  return oracle.load({ writes, maxMs: 60_000, concurrency: 16 });
 }
 
-async function load(from: number, n: number): Promise<void> {
-  for (let i = from; i < from + n; i += 16)
-    await Promise.all(Array.from({ length: Math.min(16, from + n - i) }, (_, j) => write(i + j)));
+function caughtUp(timeoutMs = 60_000): Promise<void> {
+  return waitCaughtUp(nc, settings, timeoutMs);
 }
 
-async function caughtUp(timeoutMs = 60_000): Promise<void> {
-  await waitUntil(
-    'workers caught up',
-    async () => {
-      const lag = await consumerLag(nc, settings).catch(() => null);
-      return lag !== null && lag.pending === 0 && lag.ackPending === 0;
-    },
-    timeoutMs,
-  );
-}
-
-/** Keys whose value read over the API differs from the oracle (a 503 counts: the state must be readable). */
+/** Keys whose state read over the API differs from the oracle (a 503 counts: the state must be readable). */
 async function mismatches(): Promise<string[]> {
-  const wrong: string[] = [];
-  for (const [key, want] of accepted) {
-    const res = await fetch(`${api}/keys/${key}`);
-    const body = await res.text();
-    const ok = want.op === 'del' ? res.status === 404 : res.status === 200 && body === want.value;
-    if (!ok) wrong.push(`${key}: ${res.status} ${body.slice(0, 80)} (want ${want.op} ${want.value})`);
-  }
-  return wrong;
+  const v = await oracle.verify();
+  // An outage may refuse a write (503); it must never answer anything else.
+  return [...oracle.counts.unexpected, ...v.mismatches];
 }
 
 /** Every key the list endpoint returns, page by page (its cursor walks every master). */
@@ -113,10 +75,6 @@ async function listed(): Promise<{ keys: Set<string>; pages: number }> {
     pages++;
   }
   return { keys, pages };
-}
-
-function liveKeys(): string[] {
-  return [...accepted].filter(([, a]) => a.op === 'set').map(([k]) => k);
 }
 
 /** A worker metric summed over both workers. */
@@ -145,6 +103,7 @@ beforeAll(async () => {
   await provision(nc, settings);
   const apiPort = await freePort();
   api = `http://127.0.0.1:${apiPort}`;
+  oracle = new WriteOracle({ api, keyPrefix: 'rc', keys: KEYS, deleteEvery: 13 });
   services.push(
     spawnService('producer/dist/main.js', { ...env, HTTP_PORT: String(apiPort), HTTP_HOST: '127.0.0.1' }),
   );
@@ -165,16 +124,16 @@ afterAll(async () => {
 describe('Redis Cluster', () => {
   it('applies writes over every master; reads and the listing see all of them', async () => {
     const started = Date.now();
-    await load(0, 3_000);
+    await load(3_000);
     await caughtUp();
     expect(await mismatches()).toEqual([]);
     // Every master holds a share of the keys (the keys spread over all slot groups).
     for (const port of await redis.masterPorts())
       expect(Number(await redisCli(port, ['dbsize'])), `keys on master ${port}`).toBeGreaterThan(50);
     const { keys, pages } = await listed();
-    expect([...keys].sort()).toEqual(liveKeys().sort());
+    expect([...keys].sort()).toEqual(oracle.liveKeys().sort());
     console.log(
-      `redis cluster: ${counts.accepted} writes over ${accepted.size} keys applied and read back, ` +
+      `redis cluster: ${oracle.counts.accepted} writes over ${oracle.expected().size} keys applied and read back, ` +
         `${keys.size} listed in ${pages} pages, ${Date.now() - started} ms`,
     );
   });
@@ -184,20 +143,20 @@ describe('Redis Cluster', () => {
     const [victimPort] = await redis.masterPorts();
     const victim = redis.nodes.find((n) => n.port === victimPort);
     if (!victim) throw new Error(`no node on port ${victimPort}`);
-    const refusedBefore = counts.refused;
+    const refusedBefore = oracle.counts.refused;
     const failedBefore = await workerSum('kvflow_transient_failures_total');
     const redeliveredBefore = await workerSum('kvflow_redeliveries_total');
-    const during = load(3_000, 4_000);
+    const during = load(4_000);
     await new Promise((r) => setTimeout(r, 300));
     await victim.kill();
     await during;
     await redis.waitUntilHealthy(30_000); // the replica took over
     expect(await redis.masterPorts()).not.toContain(victimPort);
     const failoverMs = Date.now() - started;
-    await load(7_000, 1_000); // and the pipeline keeps going on the new master
+    await load(1_000); // and the pipeline keeps going on the new master
     await caughtUp(90_000);
     expect(await mismatches()).toEqual([]);
-    expect([...(await listed()).keys].sort()).toEqual(liveKeys().sort());
+    expect([...(await listed()).keys].sort()).toEqual(oracle.liveKeys().sort());
     expect(await deadLetters()).toBe(0);
     // The workers were applying when the master died: batches for its slots failed and came back.
     const failed = (await workerSum('kvflow_transient_failures_total')) - failedBefore;
@@ -206,7 +165,7 @@ describe('Redis Cluster', () => {
       .flatMap((w) => w.output().split('\n'))
       .filter((l) => l.includes('redis lost')).length;
     console.log(
-      `redis cluster failover: ${counts.refused - refusedBefore} writes refused (503), ${failed} failed ` +
+      `redis cluster failover: ${oracle.counts.refused - refusedBefore} writes refused (503), ${failed} failed ` +
         `batches, ${(await workerSum('kvflow_redeliveries_total')) - redeliveredBefore} redeliveries, ` +
         `${replays} guard replays, healthy again after ${failoverMs} ms, state = model after ` +
         `${Date.now() - started} ms`,
@@ -218,7 +177,7 @@ describe('Redis Cluster', () => {
 
   it('repairs one master that restarted empty, by itself and for that master only', async () => {
     const started = Date.now();
-    await load(8_000, 1_000);
+    await load(1_000);
     await caughtUp();
     await new Promise((r) => setTimeout(r, 600)); // the watermarks follow the ack floor
     const repairsBefore = await repairsCounted();
@@ -231,7 +190,7 @@ describe('Redis Cluster', () => {
     // Back well within the node timeout: it stays the master of its slots, with no data (and its replica follows).
     await victim.kill();
     await victim.start();
-    await load(9_000, 500); // the pipeline keeps going meanwhile
+    await load(500); // the pipeline keeps going meanwhile
     await waitUntil('the lost master repaired', async () => (await repairsCounted()) > repairsBefore, 30_000);
     await caughtUp();
     expect(await redis.masterPorts()).toContain(victimPort);

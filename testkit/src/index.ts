@@ -1,5 +1,7 @@
 // Internal helpers for tests, the benchmark and the demo (like nats.js's test-helper package). `useServers()`,
 // which needs vitest, is at @kvflow/testkit/vitest.
+export * from './chaos-oracle.js';
+export * from './chaos-report.js';
 export * from './kube-apiserver.js';
 export * from './model.js';
 export * from './promql.js';

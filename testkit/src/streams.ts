@@ -11,6 +11,7 @@ import {
   streamSettings,
 } from '@kvflow/common';
 import { mapLimit, randomEvent } from './model.js';
+import { waitUntil } from './services.js';
 
 /** Stream settings as a process started with `env` would read them (one source of truth for tests too). */
 export function settingsFor(env: Record<string, string>): StreamSettings {
@@ -69,4 +70,13 @@ export function recordingPublisher(
         async (e) => bySeq.set((await publisher.publish(e)).seq, e),
       ),
   };
+}
+
+/** Waits until the durable consumer has caught up (lag 0); a failed read (NATS reconnecting) counts as not yet. */
+export function waitCaughtUp(nc: NatsConnection, s: StreamSettings, timeoutMs = 60_000): Promise<void> {
+  return waitUntil(
+    `${s.stream}/${s.consumer} caught up (lag 0)`,
+    () => caughtUp(nc, s).catch(() => false),
+    timeoutMs,
+  );
 }
