@@ -161,15 +161,7 @@ describe('chaos', () => {
       await nats.start();
       const restarted = Date.now();
       // Nobody restarts the producer or the workers: they reconnect by themselves.
-      await waitUntil(
-        'a write accepted again',
-        async () => {
-          const before = oracle.counts.accepted;
-          await oracle.write();
-          return oracle.counts.accepted > before;
-        },
-        30_000,
-      );
+      await oracle.untilAcceptedAgain(30_000);
       f.extra.writesAcceptedAgainAfterMs = Date.now() - restarted;
       await during;
       const acceptedBefore = oracle.counts.accepted;

@@ -79,15 +79,7 @@ describe('NATS cluster', () => {
     await leader?.kill();
     await during;
     // After the re-election (bounded), writes are accepted again, every one of them.
-    await waitUntil(
-      'a write accepted again',
-      async () => {
-        const before = oracle.counts.accepted;
-        await oracle.write();
-        return oracle.counts.accepted > before;
-      },
-      30_000,
-    );
+    await oracle.untilAcceptedAgain(30_000);
     const beforeLast = oracle.counts.accepted;
     await load(500);
     expect(oracle.counts.accepted - beforeLast).toBe(500);

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntil } from './services.js';
 
 /**
  * The black-box oracle of the fault tests: a load client that writes through the producer's HTTP API and records
@@ -109,6 +110,19 @@ export class WriteOracle {
   /** Keys whose last accepted write is a set (what a listing must show, if no uncertain write intervenes). */
   liveKeys(): string[] {
     return [...this.latest.values()].filter((w) => w.op === 'set').map((w) => w.key);
+  }
+
+  /** Writes until one is accepted (202) again, e.g. after an outage; fails after `timeoutMs`. */
+  async untilAcceptedAgain(timeoutMs = 30_000): Promise<void> {
+    await waitUntil(
+      'a write accepted again',
+      async () => {
+        const before = this.counts.accepted;
+        await this.write();
+        return this.counts.accepted > before;
+      },
+      timeoutMs,
+    );
   }
 
   /** Sends the next write (the next key in turn; a set, or every `deleteEvery`-th a delete) and records it. */
