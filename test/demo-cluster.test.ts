@@ -38,5 +38,5 @@ describe('one-machine scaling demo on a NATS cluster and a Redis Cluster', () =>
     expect(current[0]).toBe(0);
     expect(current.at(-1)).toBe(0);
     expect(report.decisions[0]).toMatchObject({ by: 'keda', from: 0, to: 1 });
-  }, 90_000);
+  }, 240_000); // the run itself is bounded by --duration; cluster start-up is slow while other suites load the machine
 });
