@@ -51,6 +51,9 @@ interface Round {
   generator: number;
   put: number;
   ceiling: number;
+  /** The two ways of pulling the ceiling is the faster of. */
+  ceilingConsume: number;
+  ceilingFetch: number;
   worker: number;
 }
 
@@ -91,19 +94,25 @@ async function main(): Promise<void> {
       } finally {
         await producer.stop();
       }
+      const drainWorker = () => kvflowWorker(nc, redis, settings.events, settings.worker, log);
+      const workerEarly = publishFirst ? 0 : await drainWorker();
+      const top = await ceiling(nc, settings.events, settings.worker);
+      const workerEps = publishFirst ? await drainWorker() : workerEarly;
       const round: Round = {
         publish,
         natsBench: anchor,
         generator,
         put,
-        ceiling: await ceiling(nc, settings.events),
-        worker: await kvflowWorker(nc, redis, settings.events, settings.worker, log),
+        ceiling: top.eps,
+        ceilingConsume: top.consume,
+        ceilingFetch: top.fetch,
+        worker: workerEps,
       };
       rounds.push(round);
       say(
         `round ${r}/${settings.rounds}: publish ${round.publish.toFixed(0)}/s, nats bench ${round.natsBench.toFixed(0)}/s, ` +
           `generator ${round.generator.toFixed(0)}/s, PUT ${round.put.toFixed(0)}/s, ` +
-          `ceiling ${round.ceiling.toFixed(0)}/s, worker ${round.worker.toFixed(0)}/s`,
+          `ceiling ${round.ceiling.toFixed(0)}/s (consume ${round.ceilingConsume.toFixed(0)}, fetch ${round.ceilingFetch.toFixed(0)}), worker ${round.worker.toFixed(0)}/s`,
       );
     }
 

@@ -37,8 +37,8 @@ async function drainRate(
   return eps;
 }
 
-/** Pull and ack with nats.js `consume()`, nothing else: the most any worker can do on this machine. */
-export async function ceiling(nc: NatsConnection, n: number): Promise<number> {
+/** Pull and ack with nats.js `consume()`, nothing else. */
+async function consumeAndAck(nc: NatsConnection, n: number): Promise<number> {
   const s = await backlog(nc, n);
   const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
   return drainRate(nc, s, n, async () => {
@@ -51,6 +51,44 @@ export async function ceiling(nc: NatsConnection, n: number): Promise<number> {
       await loop;
     };
   });
+}
+
+/**
+ * Pull and ack the way the worker's pump pulls (bounded `fetch()`es of its batch size), acknowledging each message
+ * as it arrives: no decode, no Redis. Two fetches are kept outstanding, so the round trip between one fetch's end
+ * and the next one's first message is hidden (the worker's pump issues one at a time).
+ */
+async function fetchAndAck(nc: NatsConnection, n: number, w: WorkerSettings): Promise<number> {
+  const s = await backlog(nc, n);
+  const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
+  return drainRate(nc, s, n, async () => {
+    let stopping = false;
+    const loop = async () => {
+      while (!stopping) {
+        const messages = await consumer.fetch({ max_messages: w.batchSize, expires: w.pullExpiresMs });
+        for await (const m of messages) m.ack();
+      }
+    };
+    const loops = [loop(), loop()];
+    return async () => {
+      stopping = true;
+      await Promise.all(loops);
+    };
+  });
+}
+
+/**
+ * The pull+ack ceiling: the faster of nats.js `consume()` and the worker's own kind of pull (bounded fetches),
+ * each only acknowledging, over the same size of backlog. No worker that pulls with nats.js can drain faster.
+ */
+export async function ceiling(
+  nc: NatsConnection,
+  n: number,
+  w: WorkerSettings,
+): Promise<{ eps: number; consume: number; fetch: number }> {
+  const consume = await consumeAndAck(nc, n);
+  const fetch = await fetchAndAck(nc, n, w);
+  return { eps: Math.max(consume, fetch), consume, fetch };
 }
 
 export interface InProcessWorker {

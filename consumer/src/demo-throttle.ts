@@ -17,9 +17,13 @@ export class DemoThrottle {
     return this.msPerEvent > 0;
   }
 
-  /** A batch size that keeps about one second of simulated work in hand, so one worker does not hoard events. */
-  batchSize(configured: number): number {
-    return this.enabled ? Math.max(1, Math.min(configured, Math.ceil(1000 / this.msPerEvent))) : configured;
+  /**
+   * A batch size that keeps about one second of simulated work in hand over the `held` batches a worker holds at
+   * once (being applied, queued and being pulled), so one worker does not hoard events.
+   */
+  batchSize(configured: number, held: number): number {
+    if (!this.enabled) return configured;
+    return Math.max(1, Math.min(configured, Math.ceil(1000 / this.msPerEvent / held)));
   }
 
   spend(events: number): Promise<void> {

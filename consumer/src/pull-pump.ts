@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs, type Logger } from '@kvflow/common';
-import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { BatchQueue } from './batch-queue.js';
 
 /**
@@ -10,13 +10,23 @@ import type { BatchQueue } from './batch-queue.js';
  * outstanding pull, and those messages would sit unacknowledged until `ack_wait` and then be redelivered. A
  * fetch asks for a bounded number of messages for a bounded time; on shutdown the pump simply lets the current
  * fetch finish (at most `expiresMs`) and issues no new one, so every delivered message reaches the worker.
+ *
+ * PULLS_IN_FLIGHT fetches are kept outstanding, each only once the queue has room for it: while one is being
+ * delivered, the next is already asked for, so the server never waits for the worker's next request (one fetch at
+ * a time left the worker idle for a round trip every batch).
  */
+export const PULLS_IN_FLIGHT = 2;
+
 export class PullPump {
   private stopping = false;
   private paused = false;
   private resume: (() => void) | null = null;
   private running: Promise<void> | null = null;
-  private fetching = false;
+  private fetching = 0;
+  /** Messages asked for by outstanding fetches and not yet queued: the room those fetches hold in the queue. */
+  private requested = 0;
+  private failures = 0;
+  private readonly open = new Set<ConsumerMessages>();
 
   constructor(
     private readonly consumer: Consumer,
@@ -31,12 +41,16 @@ export class PullPump {
 
   /** True while a fetch is outstanding: messages may still arrive. */
   get busy(): boolean {
-    return this.fetching;
+    return this.fetching > 0;
   }
 
-  /** Stops issuing fetches (the current one completes) until resume() is called. */
+  /**
+   * Stops pulling until unpause(): no new fetch, and the outstanding ones are ended, so that events the worker
+   * hands back (nak) are not delivered straight into a fetch that is still open, burning their deliveries.
+   */
   pause(): void {
     this.paused = true;
+    for (const messages of this.open) messages.stop();
   }
 
   unpause(): void {
@@ -52,34 +66,49 @@ export class PullPump {
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
+    await Promise.all(Array.from({ length: PULLS_IN_FLIGHT }, () => this.pullLoop()));
+    this.queue.close();
+  }
+
+  private async pullLoop(): Promise<void> {
+    const { batchSize, expiresMs } = this.opts;
     while (!this.stopping) {
       if (this.paused) {
         await new Promise<void>((resolve) => {
-          this.resume = resolve;
+          const previous = this.resume;
+          this.resume = () => {
+            previous?.();
+            resolve();
+          };
         });
         this.resume = null;
         continue;
       }
-      await this.queue.waitForRoom(this.opts.batchSize);
+      await this.queue.waitForRoom(this.requested + batchSize);
       if (this.stopping || this.paused) continue;
+      this.fetching++;
+      this.requested += batchSize;
+      let received = 0;
+      let messages: ConsumerMessages | undefined;
       try {
-        this.fetching = true;
-        const messages = await this.consumer.fetch({
-          max_messages: this.opts.batchSize,
-          expires: this.opts.expiresMs,
-        });
-        for await (const m of messages) this.queue.push(m);
-        failures = 0;
+        messages = await this.consumer.fetch({ max_messages: batchSize, expires: expiresMs });
+        this.open.add(messages);
+        if (this.paused) messages.stop();
+        for await (const m of messages) {
+          received++;
+          this.requested--;
+          this.queue.push(m);
+        }
+        this.failures = 0;
       } catch (err) {
-        failures++;
-        const delay = backoffMs(failures, 200, 5_000);
+        const delay = backoffMs(++this.failures, 200, 5_000);
         this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'pull failed');
         await sleep(delay);
       } finally {
-        this.fetching = false;
+        if (messages) this.open.delete(messages);
+        this.requested -= batchSize - received;
+        this.fetching--;
       }
     }
-    this.queue.close();
   }
 }

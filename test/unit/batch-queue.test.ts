@@ -66,6 +66,9 @@ describe('demo throttle', () => {
     const started = performance.now();
     await Promise.all([throttle.spend(3), throttle.spend(3)]);
     expect(performance.now() - started).toBeGreaterThanOrEqual(58);
-    expect(throttle.batchSize(256)).toBe(100);
+    // About one second of simulated work (100 events) in hand, over every batch a worker holds at once.
+    expect(throttle.batchSize(256, 1)).toBe(100);
+    expect(throttle.batchSize(256, 8)).toBe(13);
+    expect(new DemoThrottle(0, 0).batchSize(256, 8)).toBe(256);
   });
 });
