@@ -115,7 +115,7 @@ export function maxDeliveriesAdvisorySubject(s: StreamSettings): string {
 
 /** How a worker pulls and applies (the consumer's settings; the benchmark and the demo use them as they are). */
 export const workerEnv = {
-  BATCH_SIZE: env.int(512, 1, 10_000),
+  BATCH_SIZE: env.int(256, 1, 10_000),
   APPLY_CONCURRENCY: env.int(3, 1, 16),
   PULL_EXPIRES_MS: env.int(2_000, 1_000, 60_000),
   NAK_BASE_DELAY_MS: env.int(1_000, 0, 600_000),

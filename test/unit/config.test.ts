@@ -20,7 +20,7 @@ describe('configuration', () => {
     expect(p.generator.profile).toEqual({ kind: 'constant', rate: 0 });
     expect(p.stream.valueMaxBytes).toBe(65_536);
     const c = loadConsumerConfig({});
-    expect(c.worker.batchSize).toBe(512);
+    expect(c.worker.batchSize).toBe(256);
     expect(c.stream.consumer).toBe('workers');
     expect(c.connection.natsServers).toEqual(['nats://127.0.0.1:4222']);
   });
@@ -43,7 +43,7 @@ describe('configuration', () => {
   });
 
   it('treats empty variables as unset', () => {
-    expect(loadConsumerConfig({ BATCH_SIZE: '' }).worker.batchSize).toBe(512);
+    expect(loadConsumerConfig({ BATCH_SIZE: '' }).worker.batchSize).toBe(256);
   });
 
   it.each([
