@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NODE_FLAGS } from '@kvflow/common';
 import { consumerSettings } from '@kvflow/consumer';
 import { producerSettings } from '@kvflow/producer';
 import { ROOT } from '@kvflow/testkit';
@@ -356,7 +357,11 @@ describe('images and secrets', () => {
       expect(final.instructions.some((i) => i.op === 'ENTRYPOINT')).toBe(false);
       const cmds = final.instructions.filter((i) => i.op === 'CMD');
       expect(cmds).toHaveLength(1);
-      expect(JSON.parse(cmds[0]?.args as string)).toEqual(['node', `${svc}/dist/main.js`]);
+      expect(JSON.parse(cmds[0]?.args as string)).toEqual([
+        'node',
+        ...NODE_FLAGS[svc],
+        `${svc}/dist/main.js`,
+      ]);
       expect(existsSync(join(ROOT, svc, 'src/main.ts')), 'the CMD runs the compiled entry point').toBe(true);
     },
   );

@@ -13,6 +13,7 @@ export * from './lag.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './nats.js';
+export * from './node-flags.js';
 export * from './ops-server.js';
 export * from './provision.js';
 export * from './publisher.js';

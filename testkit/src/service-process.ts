@@ -3,9 +3,10 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { NODE_FLAGS, type ServiceRole } from '@kvflow/common';
 import { ROOT } from './root.js';
 
-export type Role = 'producer' | 'consumer';
+export type Role = ServiceRole;
 
 export interface ServiceProcess {
   name: string;
@@ -34,7 +35,7 @@ export function startService(
   options: ServiceOptions = {},
 ): ServiceProcess {
   const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, [join(ROOT, role, 'dist/main.js')], {
+  const child = spawn(process.execPath, [...NODE_FLAGS[role], join(ROOT, role, 'dist/main.js')], {
     env: { ...process.env, ...env },
     stdio: options.onMessage ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });

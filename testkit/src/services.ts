@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { nodeFlagsFor } from '@kvflow/common';
 import { ROOT } from './root.js';
 import { freePort } from './server-processes.js';
 
@@ -27,7 +28,7 @@ export interface Service {
 
 /** Runs a built kvflow entry point (e.g. `consumer/dist/main.js`) as its own process, as in production. */
 export function spawnService(entry: string, env: Record<string, string>, args: string[] = []): Service {
-  const child = spawn(process.execPath, [resolve(ROOT, entry), ...args], {
+  const child = spawn(process.execPath, [...nodeFlagsFor(entry), resolve(ROOT, entry), ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
