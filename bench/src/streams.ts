@@ -31,17 +31,30 @@ export async function freshStream(nc: NatsConnection): Promise<StreamSettings> {
 /** The payload every publishing figure uses: a set of a 64-byte value, as the rate generator makes them. */
 export const VALUE = 'x'.repeat(64);
 
-/** Publishes `n` events as fast as the publisher takes them; resolves with events/s. */
+/**
+ * Publishes `n` events as fast as the publisher takes them, fed as the rate generator feeds it: a new event
+ * whenever a publish slot is free (Go's PublishAsync blocks the same way once its window is full). Resolves with
+ * events/s; rejects on the first event that could not be stored.
+ */
 export async function publishAll(publisher: Publisher, n: number, keySpace = 10_000): Promise<number> {
   const started = performance.now();
-  const pending: Promise<unknown>[] = [];
-  for (let i = 0; i < n; i++) {
-    pending.push(
-      publisher.publish(newEvent({ op: 'set', key: `k${i % keySpace}`, value: VALUE, src: 'generator' })),
-    );
-    if (pending.length >= 8192) await Promise.all(pending.splice(0));
-  }
-  await Promise.all(pending);
+  let sent = 0;
+  let stored = 0;
+  await new Promise<void>((resolve, reject) => {
+    const fill = () => {
+      while (sent < n && publisher.hasCapacity) {
+        const key = `k${sent++ % keySpace}`;
+        publisher
+          .publish(newEvent({ op: 'set', key, value: VALUE, src: 'generator' }))
+          .then(onStored, reject);
+      }
+    };
+    const onStored = () => {
+      if (++stored === n) resolve();
+      else fill();
+    };
+    fill();
+  });
   return n / ((performance.now() - started) / 1000);
 }
 

@@ -16,6 +16,7 @@ export * from './nats.js';
 export * from './node-flags.js';
 export * from './ops-server.js';
 export * from './provision.js';
+export * from './pub-ack.js';
 export * from './publisher.js';
 export * from './rate-profile.js';
 export * from './readiness.js';

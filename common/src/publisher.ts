@@ -125,9 +125,12 @@ export class Publisher {
     try {
       const data = encodeEvent(event);
       // The first attempt goes straight out; only a failed one pays for the retry machinery.
-      const ack = await this.window
-        .publish(this.opts.subject, data, event.id)
-        .catch((first: Error) => this.retry(first, data, event.id));
+      let ack: StreamAck;
+      try {
+        ack = await this.window.publish(this.opts.subject, data, event.id);
+      } catch (first) {
+        ack = await this.retry(first as Error, data, event.id);
+      }
       this.metrics?.published(event.src, (performance.now() - started) / 1000);
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
