@@ -30,7 +30,7 @@ const name = `kvflow-producer-${process.pid}`;
  */
 async function main(): Promise<void> {
   const registry = createRegistry();
-  const metrics = createProducerMetrics(registry);
+  const metrics = createProducerMetrics(registry, () => publisher?.pending ?? 0);
   const readiness = new Readiness(['nats', 'redis']);
   let nc: NatsConnection | undefined;
   let publisher: Publisher | undefined;
