@@ -74,6 +74,9 @@ describe('SIGTERM drain', () => {
     const second = spawnService('consumer/dist/main.js', {
       ...env,
       WORK_MS: '0',
+      // One apply loop: with several, a later batch may reach a key first and make an earlier event stale (harmless,
+      // fenced), which would hide the stale count that an event applied twice makes.
+      APPLY_CONCURRENCY: '1',
       METRICS_PORT: String(secondPort),
     });
     ctx.services.push(second);
