@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PULLS_IN_FLIGHT } from '@kvflow/consumer';
 import {
   type ChaosFigures,
   ChaosReport,
@@ -295,10 +294,10 @@ describe('chaos', () => {
           const perWorker = p.workers.map((w) => recoveries(w.service.output()));
           const total = perWorker.reduce((n, r) => n + r.finished, 0);
           // A recovery hands back what the worker holds, at most: APPLY_CONCURRENCY batches being applied, and the
-          // queue with the pulls in progress, which never exceed the queue's capacity BATCH_SIZE * (c + P) (P pulls
-          // in flight). The pulls are ended on pause: what the server had sent them and the worker had not yet read,
-          // at most a batch each, comes back after ack_wait. Each of those events is redelivered once.
-          const bound = total * BATCH_SIZE * (2 * concurrency + 2 * PULLS_IN_FLIGHT);
+          // queue with the pull in progress, which never exceed the queue's capacity BATCH_SIZE * (c + 1). The pull
+          // is ended on pause: what the server had sent it and the worker had not yet read, at most a batch, comes
+          // back after ack_wait. Each of those events is redelivered once.
+          const bound = total * BATCH_SIZE * (2 * concurrency + 2);
           f.extra.recoveries = total;
           f.extra.redeliveryBound = bound;
           f.extra.maxDeliver = FLAPS + 1;

@@ -45,6 +45,16 @@ function version(cmd: string, args: string[]): string {
   }
 }
 
+/** Runs kvflow's side and its anchor one after the other, kvflow's first or second; answers in that order. */
+async function inOrder<K, A>(kvflowFirst: boolean, kvflow: () => Promise<K>, anchor: () => Promise<A>) {
+  if (kvflowFirst) {
+    const k = await kvflow();
+    return [k, await anchor()] as const;
+  }
+  const a = await anchor();
+  return [await kvflow(), a] as const;
+}
+
 interface Round {
   publish: number;
   natsBench: number;
@@ -102,10 +112,12 @@ async function main(): Promise<void> {
 
     for (let r = 1; r <= settings.rounds; r++) {
       // Alternate which side goes first, so neither always runs on a warmer (or more cluttered) server.
-      const publishFirst = r % 2 === 1;
-      const a = publishFirst ? await kvflowPublish(nc, settings.publishEvents) : 0;
-      const anchor = natsBench(nats.url, settings.publishEvents);
-      const publish = publishFirst ? a : await kvflowPublish(nc, settings.publishEvents);
+      const kvflowFirst = r % 2 === 1;
+      const [publish, anchor] = await inOrder(
+        kvflowFirst,
+        () => kvflowPublish(nc, settings.publishEvents),
+        async () => natsBench(nats.url, settings.publishEvents),
+      );
       const s = await freshStream(nc);
       const producer = await startProducer(nats, redisServer, s);
       let generator: number;
@@ -116,10 +128,11 @@ async function main(): Promise<void> {
       } finally {
         await producer.stop();
       }
-      const drainWorker = () => kvflowWorker(nc, redis, settings.events, settings.worker, log);
-      const workerEarly = publishFirst ? 0 : await drainWorker();
-      const top = await ceiling(nc, settings.events, settings.worker);
-      const workerEps = publishFirst ? await drainWorker() : workerEarly;
+      const [workerEps, top] = await inOrder(
+        !kvflowFirst,
+        () => kvflowWorker(nc, redis, settings.events, settings.worker, log),
+        () => ceiling(nc, settings.events, settings.worker),
+      );
       const round: Round = {
         publish,
         natsBench: anchor,

@@ -79,7 +79,7 @@ async function fetchAndAck(nc: NatsConnection, n: number, w: WorkerSettings): Pr
 
 /**
  * The pull+ack ceiling: the faster of nats.js `consume()` and the worker's own kind of pull (bounded fetches),
- * each only acknowledging, over the same size of backlog. No worker that pulls with nats.js can drain faster.
+ * each only acknowledging, over the same size of backlog: what pulling alone reaches on this machine.
  */
 export async function ceiling(
   nc: NatsConnection,

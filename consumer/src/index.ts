@@ -1,7 +1,5 @@
 // The public entry of the consumer: one wired worker. Everything else in this package is its internals.
 export { type ConsumerConfig, consumerEnv, consumerSettings, loadConsumerConfig } from './config.js';
-/** Fetches a worker keeps outstanding: with the batches it applies, what it holds (README, "Failure rules"). */
-export { PULLS_IN_FLIGHT } from './pull-pump.js';
 export {
   createWorkerRuntime,
   type WorkerRuntime,

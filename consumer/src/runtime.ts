@@ -14,7 +14,7 @@ import type { ValidMessage } from './apply-batch.js';
 import { BatchQueue } from './batch-queue.js';
 import { DemoThrottle } from './demo-throttle.js';
 import { createConsumerMetrics } from './metrics.js';
-import { PULLS_IN_FLIGHT, PullPump } from './pull-pump.js';
+import { PullPump } from './pull-pump.js';
 import { RedisGuard } from './redis-guard.js';
 import { Worker, type WorkerTotals } from './worker.js';
 
@@ -57,9 +57,9 @@ export async function createWorkerRuntime(d: WorkerRuntimeDeps): Promise<WorkerR
   );
   d.readiness.set('consumer', true);
   const throttle = new DemoThrottle(d.worker.workMs, d.worker.maxEventsPerSec);
-  // The queue has room for the next batch of every apply loop and for every outstanding fetch; with the batches
-  // being applied, a worker holds at most 2 * applyConcurrency + PULLS_IN_FLIGHT batches.
-  const queued = d.worker.applyConcurrency + PULLS_IN_FLIGHT;
+  // The queue has room for the next batch of every apply loop and for the outstanding fetch; with the batches being
+  // applied, a worker holds at most 2 * applyConcurrency + 1 batches.
+  const queued = d.worker.applyConcurrency + 1;
   const batchSize = throttle.batchSize(d.worker.batchSize, queued + d.worker.applyConcurrency);
   const queue = new BatchQueue<JsMsg>(batchSize * queued);
   const pump = new PullPump(consumer, queue, { batchSize, expiresMs: d.worker.pullExpiresMs }, d.log);
