@@ -24,12 +24,12 @@ import {
   loadSettings,
   parseEnv,
 } from '@kvflow/common';
-import { ROOT, startNats, startRedis } from '@kvflow/testkit';
+import { makeMemoryCgroup, ROOT, startNats, startRedis } from '@kvflow/testkit';
 import { generatorRate, getLoad, getOpenLoop, putRate, seedKeys, startProducer } from './http.js';
 import { endToEnd } from './latency.js';
 import { EVENT_BYTES, kvflowPublish, natsBench } from './publish.js';
 import { median, met, type Row, spread, svgChart, table } from './report.js';
-import { benchSettings } from './settings.js';
+import { benchSettings, chartWorkerMemoryLimit } from './settings.js';
 import { freshStream } from './streams.js';
 import { ceiling, kvflowWorker, workerProcess } from './worker.js';
 
@@ -105,10 +105,24 @@ async function main(): Promise<void> {
       await producer.stop();
     }
 
-    say('worker process: start to ready, RSS at full load');
-    const proc = await workerProcess(nc, nats, redisServer, settings.events);
-    const readies = [proc.readyMs];
-    for (let i = 0; i < 4; i++) readies.push((await workerProcess(nc, nats, redisServer, 1_000)).readyMs);
+    // The worker process runs as in its pod: inside the chart's memory limit, from which Node sizes its heap.
+    const limit = chartWorkerMemoryLimit();
+    const cgroup = makeMemoryCgroup('bench-worker', limit.bytes);
+    const inPod = 'unavailable' in cgroup ? undefined : cgroup;
+    const workerLimit = inPod
+      ? `${limit.quantity} (cgroup v${inPod.version})`
+      : `none (${(cgroup as { unavailable: string }).unavailable})`;
+    say(`worker process: start to ready, RSS at full load; memory limit: ${workerLimit}`);
+    let proc: Awaited<ReturnType<typeof workerProcess>>;
+    const readies: number[] = [];
+    try {
+      proc = await workerProcess(nc, nats, redisServer, settings.events, inPod);
+      readies.push(proc.readyMs);
+      for (let i = 0; i < 4; i++)
+        readies.push((await workerProcess(nc, nats, redisServer, 1_000, inPod)).readyMs);
+    } finally {
+      inPod?.remove();
+    }
 
     for (let r = 1; r <= settings.rounds; r++) {
       // Alternate which side goes first, so neither always runs on a warmer (or more cluttered) server.
@@ -174,6 +188,7 @@ async function main(): Promise<void> {
       get_max_rps: Math.round(getMax.rps),
       get_p99_ms_at_max: getMax.p99,
       worker_rss_mb: Number(proc.rssMb.toFixed(1)),
+      worker_memory_limit: workerLimit,
       worker_ready_ms: Math.round(median(readies)),
       worker_ready_ms_samples: readies.map(Math.round),
       spreads: {
@@ -260,7 +275,7 @@ async function main(): Promise<void> {
       },
       {
         figure: 'worker RSS at full load (MB)',
-        kvflow: '',
+        kvflow: inPod ? `in its pod's ${limit.quantity}` : 'no memory limit',
         anchor: '',
         value: result.worker_rss_mb,
         target: { op: '<=', limit: 100 },

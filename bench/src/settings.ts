@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { defineSettings, env, workerEnv, workerSettings } from '@kvflow/common';
+import { quantityBytes, ROOT } from '@kvflow/testkit';
+import { parse } from 'yaml';
 
 /**
  * The benchmark's knobs. `--quick` (or BENCH_QUICK=true) shrinks every phase so a run takes under two minutes; the
@@ -29,3 +33,16 @@ export const benchSettings = defineSettings(
 );
 
 export type BenchSettings = ReturnType<typeof benchSettings.parse>;
+
+/** The worker's memory limit in its pod: `consumer.resources.limits.memory` in the chart's values. */
+export function chartWorkerMemoryLimit(file = resolve(ROOT, 'charts/kvflow/values.yaml')): {
+  quantity: string;
+  bytes: number;
+} {
+  const values = parse(readFileSync(file, 'utf8')) as {
+    consumer?: { resources?: { limits?: { memory?: unknown } } };
+  } | null;
+  const quantity = values?.consumer?.resources?.limits?.memory;
+  if (typeof quantity !== 'string') throw new Error(`${file}: no consumer.resources.limits.memory`);
+  return { quantity, bytes: quantityBytes(quantity) };
+}

@@ -9,7 +9,14 @@ import {
   type WorkerSettings,
 } from '@kvflow/common';
 import { createWorkerRuntime } from '@kvflow/consumer';
-import { freePort, httpReady, type NatsServer, type RedisServer, spawnService } from '@kvflow/testkit';
+import {
+  freePort,
+  httpReady,
+  type MemoryCgroup,
+  type NatsServer,
+  type RedisServer,
+  spawnService,
+} from '@kvflow/testkit';
 import { jetstream } from '@nats-io/jetstream';
 import { freshStream, publishAll, untilAcked } from './streams.js';
 
@@ -138,30 +145,37 @@ async function residentBytes(port: number): Promise<number> {
 }
 
 /**
- * The worker as a process (`consumer/dist/main.js`, as deployed): milliseconds from spawn to `/readyz` 200, and
- * the largest resident set it reports while draining `n` events.
+ * The worker as a process (`consumer/dist/main.js`, as deployed, inside `cgroup` when given: its pod's memory
+ * limit): milliseconds from spawn to `/readyz` 200, and the largest resident set it reports while draining `n`
+ * events.
  */
 export async function workerProcess(
   nc: NatsConnection,
   nats: NatsServer,
   redis: RedisServer,
   n: number,
+  cgroup?: MemoryCgroup,
 ): Promise<{ readyMs: number; rssMb: number }> {
   const s = await backlog(nc, n);
   const port = await freePort();
   const started = performance.now();
-  const svc = spawnService('consumer/dist/main.js', {
-    PATH: process.env.PATH ?? '',
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    LOG_LEVEL: 'warn',
-    PROVISION: 'false',
-    METRICS_PORT: String(port),
-    STREAM_NAME: s.stream,
-    STREAM_SUBJECT: s.subject,
-    DLQ_STREAM_NAME: s.dlqStream,
-    DLQ_SUBJECT: s.dlqSubject,
-  });
+  const svc = spawnService(
+    'consumer/dist/main.js',
+    {
+      PATH: process.env.PATH ?? '',
+      NATS_URL: nats.url,
+      REDIS_URL: redis.url,
+      LOG_LEVEL: 'warn',
+      PROVISION: 'false',
+      METRICS_PORT: String(port),
+      STREAM_NAME: s.stream,
+      STREAM_SUBJECT: s.subject,
+      DLQ_STREAM_NAME: s.dlqStream,
+      DLQ_SUBJECT: s.dlqSubject,
+    },
+    [],
+    cgroup,
+  );
   try {
     while (!(await httpReady(port))) {
       if (svc.child.exitCode !== null) throw new Error(`worker exited: ${svc.output()}`);

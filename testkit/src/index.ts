@@ -3,6 +3,7 @@
 export * from './chaos-oracle.js';
 export * from './chaos-report.js';
 export * from './kube-apiserver.js';
+export * from './memory-cgroup.js';
 export * from './model.js';
 export * from './promql.js';
 export * from './root.js';

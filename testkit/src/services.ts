@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nodeFlagsFor } from '@kvflow/common';
+import type { MemoryCgroup } from './memory-cgroup.js';
 import { ROOT } from './root.js';
 import { freePort } from './server-processes.js';
 
@@ -26,12 +27,21 @@ export interface Service {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs a built kvflow entry point (e.g. `consumer/dist/main.js`) as its own process, as in production. */
-export function spawnService(entry: string, env: Record<string, string>, args: string[] = []): Service {
-  const child = spawn(process.execPath, [...nodeFlagsFor(entry), resolve(ROOT, entry), ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * Runs a built kvflow entry point (e.g. `consumer/dist/main.js`) as its own process, as in production; inside
+ * `cgroup` when given (the pod's memory limit).
+ */
+export function spawnService(
+  entry: string,
+  env: Record<string, string>,
+  args: string[] = [],
+  cgroup?: MemoryCgroup,
+): Service {
+  const argv = [process.execPath, ...nodeFlagsFor(entry), resolve(ROOT, entry), ...args];
+  const { command, args: rest } = cgroup
+    ? cgroup.wrap(argv)
+    : { command: argv[0] as string, args: argv.slice(1) };
+  const child = spawn(command, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
