@@ -4,9 +4,10 @@ import {
   newEvent,
   Publisher,
   type Redis,
+  type StreamSettings,
   type WorkerSettings,
 } from '@kvflow/common';
-import { freshStream, untilAcked, VALUE } from './streams.js';
+import { untilAcked, VALUE, withStream } from './streams.js';
 import { startWorker } from './worker.js';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -17,7 +18,7 @@ export function percentile(values: number[], p: number): number {
 }
 
 /** Events published at `rate`/s through the Publisher; time from the event's `ts` to its batch being acked. */
-export async function endToEnd(
+export function endToEnd(
   nc: NatsConnection,
   redis: Redis,
   worker: WorkerSettings,
@@ -25,7 +26,18 @@ export async function endToEnd(
   rate: number,
   seconds: number,
 ): Promise<{ p50: number; p99: number; samples: number }> {
-  const s = await freshStream(nc);
+  return withStream(nc, (s) => endToEndOn(nc, s, redis, worker, log, rate, seconds));
+}
+
+async function endToEndOn(
+  nc: NatsConnection,
+  s: StreamSettings,
+  redis: Redis,
+  worker: WorkerSettings,
+  log: Logger,
+  rate: number,
+  seconds: number,
+): Promise<{ p50: number; p99: number; samples: number }> {
   const latencies: number[] = [];
   const warmUntil = now() + 1_000;
   const w = await startWorker(nc, redis, s, worker, log, (applied) => {

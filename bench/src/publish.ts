@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeEvent, type NatsConnection, newEvent, Publisher } from '@kvflow/common';
-import { freshStream, publishAll, VALUE } from './streams.js';
+import { dropStreams, publishAll, VALUE, withStream } from './streams.js';
 
 /** Bytes of one benchmark event on the wire (the JSON body): nats bench publishes messages of the same size. */
 export const EVENT_BYTES = encodeEvent(
@@ -11,15 +11,13 @@ export const EVENT_BYTES = encodeEvent(
 ).length;
 
 /** kvflow's Publisher into a fresh stream (file storage, duplicate window on, `Nats-Msg-Id` on every event). */
-export async function kvflowPublish(nc: NatsConnection, n: number): Promise<number> {
-  const s = await freshStream(nc);
-  const publisher = new Publisher(nc, {
-    subject: s.subject,
-    maxInFlight: 1024,
-    timeoutMs: 10_000,
-    retries: 3,
-  });
-  return publishAll(publisher, n);
+export function kvflowPublish(nc: NatsConnection, n: number): Promise<number> {
+  return withStream(nc, (s) =>
+    publishAll(
+      new Publisher(nc, { subject: s.subject, maxInFlight: 1024, timeoutMs: 10_000, retries: 3 }),
+      n,
+    ),
+  );
 }
 
 /**
@@ -28,7 +26,8 @@ export async function kvflowPublish(nc: NatsConnection, n: number): Promise<numb
  */
 let rounds = 0;
 
-export function natsBench(url: string, n: number): number {
+export async function natsBench(nc: NatsConnection, url: string, n: number): Promise<number> {
+  const stream = `NATSBENCH${++rounds}`;
   const dir = mkdtempSync(join(tmpdir(), 'kvflow-natsbench-'));
   try {
     const csv = join(dir, 'out.csv');
@@ -39,12 +38,12 @@ export function natsBench(url: string, n: number): number {
         'js',
         'pub',
         'async',
-        `bench.natscli.${++rounds}`,
+        `bench.natscli.${rounds}`,
         '--create',
         '--purge',
         '--dedup',
         '--storage=file',
-        `--stream=NATSBENCH${rounds}`,
+        `--stream=${stream}`,
         `--size=${EVENT_BYTES}B`,
         `--msgs=${n}`,
         '--no-progress',
@@ -63,5 +62,6 @@ export function natsBench(url: string, n: number): number {
     return value;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    await dropStreams(nc, stream);
   }
 }

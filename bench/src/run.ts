@@ -30,7 +30,7 @@ import { endToEnd } from './latency.js';
 import { EVENT_BYTES, kvflowPublish, natsBench } from './publish.js';
 import { median, met, type Row, spread, svgChart, table } from './report.js';
 import { benchSettings, chartWorkerMemoryLimit } from './settings.js';
-import { freshStream } from './streams.js';
+import { withStream } from './streams.js';
 import { ceiling, kvflowWorker, workerProcess } from './worker.js';
 
 const settings = loadSettings(benchSettings, 'bench');
@@ -90,20 +90,19 @@ async function main(): Promise<void> {
     // behind makes its collector pause the client's timing (a p99 of 5 ms after them, 1 ms before).
     say('GET: p99 at 1,000 req/s from 1,000 connections; then as fast as one producer goes');
     await seedKeys(redis);
-    const s = await freshStream(nc);
-    const producer = await startProducer(nats, redisServer, s);
-    let getAt1000: Awaited<ReturnType<typeof getOpenLoop>>;
-    let getMax: Awaited<ReturnType<typeof getLoad>>;
-    try {
-      // Warm, as for the end-to-end figure: a fresh producer's first run has a p99 of about 3 ms here, the runs
-      // after it under 1 ms.
-      await getOpenLoop(producer, 3, 1_000, 1_000);
-      getAt1000 = await getOpenLoop(producer, settings.httpSeconds, 1_000, 1_000);
-      if (getAt1000.errors > 0) throw new Error(`GET at 1,000 req/s: ${getAt1000.errors} requests failed`);
-      getMax = await getLoad(producer, settings.httpSeconds, 64, 0);
-    } finally {
-      await producer.stop();
-    }
+    const { getAt1000, getMax } = await withStream(nc, async (s) => {
+      const producer = await startProducer(nats, redisServer, s);
+      try {
+        // Warm, as for the end-to-end figure: a fresh producer's first run has a p99 of about 3 ms here, the runs
+        // after it under 1 ms.
+        await getOpenLoop(producer, 3, 1_000, 1_000);
+        const getAt1000 = await getOpenLoop(producer, settings.httpSeconds, 1_000, 1_000);
+        if (getAt1000.errors > 0) throw new Error(`GET at 1,000 req/s: ${getAt1000.errors} requests failed`);
+        return { getAt1000, getMax: await getLoad(producer, settings.httpSeconds, 64, 0) };
+      } finally {
+        await producer.stop();
+      }
+    });
 
     // The worker process runs as in its pod: inside the chart's memory limit, from which Node sizes its heap.
     const limit = chartWorkerMemoryLimit();
@@ -130,18 +129,17 @@ async function main(): Promise<void> {
       const [publish, anchor] = await inOrder(
         kvflowFirst,
         () => kvflowPublish(nc, settings.publishEvents),
-        async () => natsBench(nats.url, settings.publishEvents),
+        () => natsBench(nc, nats.url, settings.publishEvents),
       );
-      const s = await freshStream(nc);
-      const producer = await startProducer(nats, redisServer, s);
-      let generator: number;
-      let put: number;
-      try {
-        generator = await generatorRate(nc, producer, s, settings.httpSeconds);
-        put = await putRate(producer, settings.httpSeconds);
-      } finally {
-        await producer.stop();
-      }
+      const { generator, put } = await withStream(nc, async (s) => {
+        const producer = await startProducer(nats, redisServer, s);
+        try {
+          const generator = await generatorRate(nc, producer, s, settings.publishEvents);
+          return { generator, put: await putRate(producer, settings.httpSeconds) };
+        } finally {
+          await producer.stop();
+        }
+      });
       const [workerEps, top] = await inOrder(
         !kvflowFirst,
         () => kvflowWorker(nc, redis, settings.events, settings.worker, log),

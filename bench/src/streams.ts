@@ -28,6 +28,25 @@ export async function freshStream(nc: NatsConnection): Promise<StreamSettings> {
   return s;
 }
 
+/**
+ * Runs `use` on a fresh stream, then deletes it and its dead-letter stream: every measurement starts from the same
+ * server (a full run stores millions of events; kept, they would slow the rounds after them).
+ */
+export async function withStream<T>(nc: NatsConnection, use: (s: StreamSettings) => Promise<T>): Promise<T> {
+  const s = await freshStream(nc);
+  try {
+    return await use(s);
+  } finally {
+    await dropStreams(nc, s.stream, s.dlqStream);
+  }
+}
+
+/** Deletes streams by name (those already gone are skipped). */
+export async function dropStreams(nc: NatsConnection, ...names: string[]): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const name of names) await jsm.streams.delete(name).catch(() => undefined);
+}
+
 /** The payload every publishing figure uses: a set of a 64-byte value, as the rate generator makes them. */
 export const VALUE = 'x'.repeat(64);
 

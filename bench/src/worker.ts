@@ -18,37 +18,39 @@ import {
   spawnService,
 } from '@kvflow/testkit';
 import { jetstream } from '@nats-io/jetstream';
-import { freshStream, publishAll, untilAcked } from './streams.js';
+import { publishAll, untilAcked, withStream } from './streams.js';
 
-/** A stream holding `n` events and its consumer, ready to drain. */
-async function backlog(nc: NatsConnection, n: number): Promise<StreamSettings> {
-  const s = await freshStream(nc);
-  await publishAll(
-    new Publisher(nc, { subject: s.subject, maxInFlight: 4096, timeoutMs: 10_000, retries: 3 }),
-    n,
-  );
-  return s;
+/** Runs `use` on a stream holding `n` events and its consumer, ready to drain; the stream is deleted afterwards. */
+function withBacklog<T>(nc: NatsConnection, n: number, use: (s: StreamSettings) => Promise<T>): Promise<T> {
+  return withStream(nc, async (s) => {
+    await publishAll(
+      new Publisher(nc, { subject: s.subject, maxInFlight: 4096, timeoutMs: 10_000, retries: 3 }),
+      n,
+    );
+    return use(s);
+  });
 }
 
-async function drainRate(
+/** Events/s at which what `start` starts drains a backlog of `n` events (until the consumer's ack floor is `n`). */
+function drainRate(
   nc: NatsConnection,
-  s: StreamSettings,
   n: number,
-  start: () => Promise<() => Promise<void>>,
-) {
-  const started = performance.now();
-  const stop = await start();
-  await untilAcked(nc, s, n);
-  const eps = n / ((performance.now() - started) / 1000);
-  await stop();
-  return eps;
+  start: (s: StreamSettings) => Promise<() => Promise<void>>,
+): Promise<number> {
+  return withBacklog(nc, n, async (s) => {
+    const started = performance.now();
+    const stop = await start(s);
+    await untilAcked(nc, s, n);
+    const eps = n / ((performance.now() - started) / 1000);
+    await stop();
+    return eps;
+  });
 }
 
 /** Pull and ack with nats.js `consume()`, nothing else. */
-async function consumeAndAck(nc: NatsConnection, n: number): Promise<number> {
-  const s = await backlog(nc, n);
-  const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
-  return drainRate(nc, s, n, async () => {
+function consumeAndAck(nc: NatsConnection, n: number): Promise<number> {
+  return drainRate(nc, n, async (s) => {
+    const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
     const messages = await consumer.consume({ max_messages: 1024 });
     const loop = (async () => {
       for await (const m of messages) m.ack();
@@ -65,10 +67,9 @@ async function consumeAndAck(nc: NatsConnection, n: number): Promise<number> {
  * as it arrives: no decode, no Redis. Two fetches are kept outstanding, so the round trip between one fetch's end
  * and the next one's first message is hidden (the worker's pump issues one at a time).
  */
-async function fetchAndAck(nc: NatsConnection, n: number, w: WorkerSettings): Promise<number> {
-  const s = await backlog(nc, n);
-  const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
-  return drainRate(nc, s, n, async () => {
+function fetchAndAck(nc: NatsConnection, n: number, w: WorkerSettings): Promise<number> {
+  return drainRate(nc, n, async (s) => {
+    const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
     let stopping = false;
     const loop = async () => {
       while (!stopping) {
@@ -124,15 +125,14 @@ export async function startWorker(
   return { stop: () => runtime.drain() };
 }
 
-export async function kvflowWorker(
+export function kvflowWorker(
   nc: NatsConnection,
   redis: Redis,
   n: number,
   worker: WorkerSettings,
   log: Logger,
 ): Promise<number> {
-  const s = await backlog(nc, n);
-  return drainRate(nc, s, n, async () => {
+  return drainRate(nc, n, async (s) => {
     const w = await startWorker(nc, redis, s, worker, log);
     return () => w.stop();
   });
@@ -149,14 +149,24 @@ async function residentBytes(port: number): Promise<number> {
  * limit): milliseconds from spawn to `/readyz` 200, and the largest resident set it reports while draining `n`
  * events.
  */
-export async function workerProcess(
+export function workerProcess(
   nc: NatsConnection,
   nats: NatsServer,
   redis: RedisServer,
   n: number,
   cgroup?: MemoryCgroup,
 ): Promise<{ readyMs: number; rssMb: number }> {
-  const s = await backlog(nc, n);
+  return withBacklog(nc, n, (s) => workerProcessOn(nc, s, nats, redis, n, cgroup));
+}
+
+async function workerProcessOn(
+  nc: NatsConnection,
+  s: StreamSettings,
+  nats: NatsServer,
+  redis: RedisServer,
+  n: number,
+  cgroup?: MemoryCgroup,
+): Promise<{ readyMs: number; rssMb: number }> {
   const port = await freePort();
   const started = performance.now();
   const svc = spawnService(
