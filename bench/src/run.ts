@@ -7,7 +7,8 @@
  *   generator   the rate generator asked for more than it can do  vs  the Publisher
  *   PUT         `PUT /keys/:key`, 64 connections  vs  the Publisher
  *   worker      the kvflow worker      vs  pull+ack with nothing else (the ceiling)
- *   e2e         1,000 events/s, event ts to applied (quiet machine: measured first)
+ *   e2e         1,000 events/s, event ts to applied (quiet machine: measured first)  vs  the same path bare (fetch,
+ *               one fenced write, ack: what the machine, nats-server and Redis give it)
  *   GET         p99 at 1,000 req/s from 1,000 connections over 10,000 keys; the most one producer serves
  *   worker process: RSS at full load, start to /readyz 200
  */
@@ -26,7 +27,7 @@ import {
 } from '@kvflow/common';
 import { makeMemoryCgroup, ROOT, startNats, startRedis } from '@kvflow/testkit';
 import { generatorRate, getLoad, getOpenLoop, putRate, seedKeys, startProducer } from './http.js';
-import { endToEnd } from './latency.js';
+import { bareEndToEnd, endToEnd } from './latency.js';
 import { EVENT_BYTES, kvflowPublish, natsBench } from './publish.js';
 import { median, met, type Row, spread, svgChart, table } from './report.js';
 import { benchSettings, chartWorkerMemoryLimit } from './settings.js';
@@ -80,11 +81,12 @@ async function main(): Promise<void> {
       `${settings.quick ? 'quick run' : 'full run'}: ${settings.rounds} rounds; events are ${EVENT_BYTES} bytes`,
     );
     // Latency first, on a quiet system: the throughput rounds leave large streams and a large heap behind.
-    say(`end-to-end at 1,000 events/s for ${settings.e2eSeconds} s, after a 5 s run not counted`);
+    say(`end-to-end at 1,000 events/s for ${settings.e2eSeconds} s, kvflow then the bare path, after a 5 s run not counted`);
     // A service is measured warm: the first run in a fresh process (JIT, a growing heap, new Redis keys) has a p99
     // of 2.4-2.9 ms here against 1.3-1.7 ms for every run after it.
     await endToEnd(nc, redis, settings.worker, log, 1_000, 5);
     const e2e = await endToEnd(nc, redis, settings.worker, log, 1_000, settings.e2eSeconds);
+    const bare = await bareEndToEnd(nc, redis, settings.worker, 1_000, settings.e2eSeconds);
 
     // GET too is measured before the throughput rounds: its load comes from this process, and the heap they leave
     // behind makes its collector pause the client's timing (a p99 of 5 ms after them, 1 ms before).
@@ -180,6 +182,8 @@ async function main(): Promise<void> {
       e2e_p50_ms: Number(e2e.p50.toFixed(3)),
       e2e_p99_ms: Number(e2e.p99.toFixed(3)),
       e2e_samples: e2e.samples,
+      e2e_bare_p50_ms: Number(bare.p50.toFixed(3)),
+      e2e_bare_p99_ms: Number(bare.p99.toFixed(3)),
       get_p99_ms_at_1000rps: Number(getAt1000.p99.toFixed(2)),
       get_p50_ms_at_1000rps: Number(getAt1000.p50.toFixed(2)),
       get_rps_offered_1000: Math.round(getAt1000.rps),
@@ -253,7 +257,7 @@ async function main(): Promise<void> {
       {
         figure: 'e2e p99 at 1,000/s (ms)',
         kvflow: `p50 ${result.e2e_p50_ms} ms`,
-        anchor: '',
+        anchor: `bare path: p99 ${result.e2e_bare_p99_ms} ms`,
         value: result.e2e_p99_ms,
         target: { op: '<=', limit: 2 },
       },
