@@ -1,5 +1,4 @@
-import type { z } from 'zod';
-import { ConfigError, defineSettings, env } from './config.js';
+import { ConfigError, defineSettings, type EnvValues, env } from './config.js';
 import { DEFAULT_VALUE_MAX_BYTES } from './event.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -69,9 +68,7 @@ export interface StreamSettings {
   tombstoneTtlMs: number;
 }
 
-type Parsed<S extends Record<string, z.ZodType>> = z.output<z.ZodObject<S>>;
-
-export function connectionSettings(e: Parsed<typeof connectionEnv>): ConnectionSettings {
+export function connectionSettings(e: EnvValues<typeof connectionEnv>): ConnectionSettings {
   const redisUrls = e.REDIS_URL.split(',').map((s) => s.trim());
   if (redisUrls.length > 1 && !e.REDIS_CLUSTER)
     throw new ConfigError([
@@ -89,7 +86,7 @@ export function connectionSettings(e: Parsed<typeof connectionEnv>): ConnectionS
   };
 }
 
-export function streamSettings(e: Parsed<typeof streamEnv>): StreamSettings {
+export function streamSettings(e: EnvValues<typeof streamEnv>): StreamSettings {
   return {
     stream: e.STREAM_NAME,
     subject: e.STREAM_SUBJECT,
@@ -139,7 +136,7 @@ export interface WorkerSettings {
   watermarkIntervalMs: number;
 }
 
-export function workerSettings(e: Parsed<typeof workerEnv>): WorkerSettings {
+export function workerSettings(e: EnvValues<typeof workerEnv>): WorkerSettings {
   return {
     batchSize: e.BATCH_SIZE,
     applyConcurrency: e.APPLY_CONCURRENCY,

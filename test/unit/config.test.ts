@@ -1,4 +1,4 @@
-import { ConfigError, parseEnv } from '@kvflow/common';
+import { ConfigError, env, parseEnv } from '@kvflow/common';
 import { loadConsumerConfig } from '@kvflow/consumer';
 import { loadProducerConfig } from '@kvflow/producer';
 import { describe, expect, it } from 'vitest';
@@ -68,6 +68,27 @@ describe('configuration', () => {
   it('reports every bad variable at once', () => {
     const found = problems(() => loadConsumerConfig({ BATCH_SIZE: '0', WORK_MS: 'x', MAX_DELIVER: '1001' }));
     expect(found).toHaveLength(3);
+  });
+
+  it('reads each kind of variable as its rule says', () => {
+    const shape = {
+      N: env.int(1, 0, 10),
+      B: env.bool(false),
+      U: env.url('http://a', ['http:']),
+      L: env.oneOf('x', ['x', 'y']),
+      O: env.optionalString(),
+    };
+    expect(parseEnv(shape, { N: ' 7 ', B: 'yes', U: 'http://b:1/p', L: 'y' })).toEqual({
+      N: 7,
+      B: true,
+      U: 'http://b:1/p',
+      L: 'y',
+    });
+    expect(parseEnv(shape, {})).toEqual({ N: 1, B: false, U: 'http://a', L: 'x' });
+    expect(() => parseEnv(shape, { U: 'ftp://a' })).toThrow(
+      /U="ftp:\/\/a" is invalid: expected a URL starting with http:\/\//,
+    );
+    expect(() => parseEnv(shape, { B: 'TRUE' })).toThrow(/expected true or false/);
   });
 
   it('ignores variables it does not declare', () => {
