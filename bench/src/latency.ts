@@ -103,7 +103,10 @@ export function bareEndToEnd(
     let stopping = false;
     const loop = (async () => {
       while (!stopping) {
-        const messages = await consumer.fetch({ max_messages: worker.batchSize, expires: worker.pullExpiresMs });
+        const messages = await consumer.fetch({
+          max_messages: worker.batchSize,
+          expires: worker.pullExpiresMs,
+        });
         for await (const m of messages) {
           const decoded = decodeEvent(m.data, s.valueMaxBytes);
           if (!decoded.ok || decoded.event.op !== 'set') throw new Error(`unexpected event at ${m.seq}`);

@@ -81,7 +81,9 @@ async function main(): Promise<void> {
       `${settings.quick ? 'quick run' : 'full run'}: ${settings.rounds} rounds; events are ${EVENT_BYTES} bytes`,
     );
     // Latency first, on a quiet system: the throughput rounds leave large streams and a large heap behind.
-    say(`end-to-end at 1,000 events/s for ${settings.e2eSeconds} s, kvflow then the bare path, after a 5 s run not counted`);
+    say(
+      `end-to-end at 1,000 events/s for ${settings.e2eSeconds} s, kvflow then the bare path, after a 5 s run not counted`,
+    );
     // A service is measured warm: the first run in a fresh process (JIT, a growing heap, new Redis keys) has a p99
     // of 2.4-2.9 ms here against 1.3-1.7 ms for every run after it.
     await endToEnd(nc, redis, settings.worker, log, 1_000, 5);
