@@ -63,6 +63,14 @@ export function isListening(port: number, host = '127.0.0.1'): Promise<boolean> 
   });
 }
 
+/** A server process that exited before it was ready (its port taken since it was picked, most often). */
+export class ServerExitedError extends Error {
+  constructor(server: string, how: number | string | null, logFile?: string) {
+    super(`${server} exited (${how}) before it was ready${logFile ? `; its log: ${logFile}` : ''}`);
+    this.name = 'ServerExitedError';
+  }
+}
+
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -137,14 +145,31 @@ export async function startNatsServer(opts: {
       args.push('--routes', c.peerRoutePorts.map((p) => `nats://127.0.0.1:${p}`).join(','));
     }
     const out = outputTo(opts.logFile);
-    child = spawn(bin, args, { stdio: ['ignore', out, out] });
+    const proc = spawn(bin, args, { stdio: ['ignore', out, out] });
+    child = proc;
     // A clustered server is healthy once it has joined JetStream's meta group; a single one once JetStream runs.
     const health = opts.cluster ? '/healthz' : '/healthz?js-enabled-only=true';
-    await waitFor(
-      'nats-server',
-      async () => (await fetch(`${monitorUrl}${health}`)).ok,
-      opts.cluster ? 30_000 : 15_000,
-    );
+    // A server that exits while starting (a port taken since it was picked) fails at once, not at the timeout.
+    let onExit: ((code: number | null, signal: string | null) => void) | undefined;
+    const exited = new Promise<never>((_, reject) => {
+      onExit = (code, signal) => reject(new ServerExitedError('nats-server', signal ?? code, opts.logFile));
+      proc.once('exit', onExit);
+    });
+    try {
+      await Promise.race([
+        waitFor(
+          'nats-server',
+          async () => (await fetch(`${monitorUrl}${health}`)).ok,
+          opts.cluster ? 30_000 : 15_000,
+        ),
+        exited,
+      ]);
+    } catch (err) {
+      await stopChild(proc);
+      throw err;
+    } finally {
+      if (onExit) proc.off('exit', onExit);
+    }
   };
   await start();
   return {

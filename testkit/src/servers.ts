@@ -7,6 +7,7 @@ import {
   type NatsProcess,
   type RedisClusterNodeProcess,
   redisCli,
+  ServerExitedError,
   type ServerProcess,
   startNatsServer,
   startRedisClusterNode,
@@ -47,8 +48,21 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-/** A JetStream cluster of `size` nats-servers on loopback, each with its own store (logs in `logDir`, if given). */
+/**
+ * A JetStream cluster of `size` nats-servers on loopback, each with its own store (logs in `logDir`, if given). A
+ * node that exits while starting (one of its nine picked ports taken meanwhile by another test's connection) makes
+ * the cluster start again, once, on new ports.
+ */
 export async function startNatsCluster(size = 3, opts: { logDir?: string } = {}): Promise<NatsCluster> {
+  try {
+    return await startNatsClusterOnce(size, opts);
+  } catch (err) {
+    if (!(err instanceof ServerExitedError)) throw err;
+    return startNatsClusterOnce(size, opts);
+  }
+}
+
+async function startNatsClusterOnce(size: number, opts: { logDir?: string }): Promise<NatsCluster> {
   const dirs = Array.from({ length: size }, () => mkdtempSync(join(tmpdir(), 'kvflow-natsc-')));
   const ports = await Promise.all(
     Array.from({ length: size }, async () => ({
@@ -58,7 +72,7 @@ export async function startNatsCluster(size = 3, opts: { logDir?: string } = {})
     })),
   );
   const name = `kvflow-${ports[0]?.client}`;
-  const servers = await Promise.all(
+  const started = await Promise.allSettled(
     ports.map((p, i) =>
       startNatsServer({
         port: p.client,
@@ -74,6 +88,13 @@ export async function startNatsCluster(size = 3, opts: { logDir?: string } = {})
       }),
     ),
   );
+  const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(servers.map((s) => s.stop()));
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    throw failed.reason;
+  }
   return {
     servers,
     url: servers.map((s) => s.url).join(','),
