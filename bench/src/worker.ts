@@ -17,7 +17,7 @@ import {
   type RedisServer,
   spawnService,
 } from '@kvflow/testkit';
-import { jetstream } from '@nats-io/jetstream';
+import { type JsMsg, jetstream } from '@nats-io/jetstream';
 import { publishAll, untilAcked, withStream } from './streams.js';
 
 /** Runs `use` on a stream holding `n` events and its consumer, ready to drain; the stream is deleted afterwards. */
@@ -63,18 +63,26 @@ function consumeAndAck(nc: NatsConnection, n: number): Promise<number> {
 }
 
 /**
- * Pull and ack the way the worker's pump pulls (bounded `fetch()`es of its batch size), acknowledging each message
- * as it arrives: no decode, no Redis. Two fetches are kept outstanding, so the round trip between one fetch's end
- * and the next one's first message is hidden (the worker's pump issues one at a time).
+ * Pull and ack the way the worker's pump pulls (bounded `fetch()`es of its batch size) and acknowledges (the
+ * messages that arrived in one event-loop turn together, as the worker acknowledges a batch at once: nats.js writes
+ * them in one go): no decode, no Redis. Two fetches are kept outstanding, so the round trip between one fetch's end
+ * and the next one's first message is hidden. Acknowledging each message as it arrives (`for await ... m.ack()`)
+ * drained about half as fast here (75-95k against 140-190k events/s): a ceiling slower than the worker bounds nothing.
  */
 function fetchAndAck(nc: NatsConnection, n: number, w: WorkerSettings): Promise<number> {
   return drainRate(nc, n, async (s) => {
     const consumer = await jetstream(nc).consumers.get(s.stream, s.consumer);
     let stopping = false;
+    let pending: JsMsg[] = [];
+    const ackPending = () => {
+      const batch = pending;
+      pending = [];
+      for (const m of batch) m.ack();
+    };
     const loop = async () => {
       while (!stopping) {
         const messages = await consumer.fetch({ max_messages: w.batchSize, expires: w.pullExpiresMs });
-        for await (const m of messages) m.ack();
+        for await (const m of messages) if (pending.push(m) === 1) setImmediate(ackPending);
       }
     };
     const loops = [loop(), loop()];
