@@ -8,6 +8,7 @@ export * from './backoff.js';
 export * from './config.js';
 export * from './dead-letters.js';
 export * from './event.js';
+export * from './fast-histogram.js';
 export * from './kv-store.js';
 export * from './lag.js';
 export * from './logger.js';

@@ -1,25 +1,38 @@
 import {
   Counter,
+  type EventSource,
+  FastHistogram,
   Gauge,
-  Histogram,
   LATENCY_BUCKETS,
   type PublisherMetrics,
   type Registry,
 } from '@kvflow/common';
 
-const SOURCES = ['api', 'generator', 'import', 'cli', 'replay'] as const;
+const SOURCES = ['api', 'generator', 'import', 'cli', 'replay'] as const satisfies readonly EventSource[];
 
 /**
- * The producer's metrics. `inFlight` is read when Prometheus scrapes (the publisher's pending count), not set on
- * every publish and acknowledgement: the publish path stays free of metric updates it does not need.
+ * The producer's metrics. What changes on every event is kept in plain numbers and handed to prom-client when
+ * Prometheus scrapes: `inFlight` (the publisher's pending count), the events stored per source, and the publish
+ * durations (a FastHistogram). prom-client's own inc() and observe() cost about 1 µs per event together, an eighth of
+ * the producer's CPU per generated event.
  */
 export function createProducerMetrics(registry: Registry, inFlight: () => number = () => 0) {
+  const stored: Record<EventSource, number> = { api: 0, generator: 0, import: 0, cli: 0, replay: 0 };
+  const reported: Record<EventSource, number> = { ...stored };
   const metrics = {
+    /** Events stored per source since start; `produced` reports them at scrape. */
+    stored,
     produced: new Counter({
       name: 'kvflow_events_produced_total',
       help: 'Events accepted by the stream (publish acknowledged), by source',
       labelNames: ['src'] as const,
       registers: [registry],
+      collect() {
+        for (const src of SOURCES) {
+          if (stored[src] > reported[src]) this.inc({ src }, stored[src] - reported[src]);
+          reported[src] = stored[src];
+        }
+      },
     }),
     publishFailures: new Counter({
       name: 'kvflow_publish_failures_total',
@@ -27,7 +40,7 @@ export function createProducerMetrics(registry: Registry, inFlight: () => number
       labelNames: ['src'] as const,
       registers: [registry],
     }),
-    publishDuration: new Histogram({
+    publishDuration: new FastHistogram({
       name: 'kvflow_publish_duration_seconds',
       help: 'Time from publish to the stream acknowledgement, retries included',
       buckets: LATENCY_BUCKETS,
@@ -72,7 +85,7 @@ export type ProducerMetrics = ReturnType<typeof createProducerMetrics>;
 export function publisherMetrics(m: ProducerMetrics): PublisherMetrics {
   return {
     published: (src, seconds) => {
-      m.produced.inc({ src });
+      m.stored[src]++;
       m.publishDuration.observe(seconds);
     },
     failed: (src) => m.publishFailures.inc({ src }),

@@ -27,6 +27,8 @@ export class RateGenerator {
   private timer: NodeJS.Timeout | null = null;
   private lastTick = performance.now();
   private readonly acked = new SlidingCounter(WINDOW_MS);
+  /** Acknowledgements since the last tick: counted in a plain number, moved into the window once per tick. */
+  private ackedSinceTick = 0;
   private value = '';
   private readonly settings: GeneratorSettings;
   private readonly publisher: () => Publisher | undefined;
@@ -83,7 +85,14 @@ export class RateGenerator {
 
   /** Acknowledged events/s over the last few seconds. */
   actualRate(now = performance.now()): number {
+    this.countAcks(now);
     return this.acked.rate(now);
+  }
+
+  private countAcks(now: number): void {
+    if (this.ackedSinceTick === 0) return;
+    this.acked.add(this.ackedSinceTick, now);
+    this.ackedSinceTick = 0;
   }
 
   targetRateNow(): number {
@@ -119,7 +128,7 @@ export class RateGenerator {
   }
 
   private readonly onAck = () => {
-    this.acked.add();
+    this.ackedSinceTick++;
     if (this.timer && this.credit >= 1) this.pump();
   };
 
