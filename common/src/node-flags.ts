@@ -6,7 +6,8 @@
  * five runs each (medians):
  * - `--max-semi-space-size=8`: V8's young generation at 8 MiB per semi-space. In 256Mi Node would take 1 MiB, and a
  *   draining worker (one short-lived message, event and write object after another) then promotes them to the old
- *   generation: 4 MiB drained at 52k events/s, 8 MiB at 72k/s, for 7 MB more RSS (103 against 110 MB).
+ *   generation: 4 MiB drained at 52k events/s, 8 MiB at 75k/s, for 7 MB more RSS (103 against 110 MB; both
+ *   without Maglev).
  * - `--no-maglev`: no mid-tier optimising compiler. Hot code goes from the baseline compiler straight to TurboFan,
  *   which a worker reaches within its first second anyway; without Maglev's code and compile zones the peak RSS is
  *   6 MB lower (110 against 116 MB) at the same drain rate (75k against 72k events/s).
