@@ -7,6 +7,7 @@ import {
   Publisher,
   type Redis,
   type StreamSettings,
+  toFencedWrite,
   type WorkerSettings,
 } from '@kvflow/common';
 import { jetstream } from '@nats-io/jetstream';
@@ -109,11 +110,10 @@ export function bareEndToEnd(
         });
         for await (const m of messages) {
           const decoded = decodeEvent(m.data, s.valueMaxBytes);
-          if (!decoded.ok || decoded.event.op !== 'set') throw new Error(`unexpected event at ${m.seq}`);
-          const { key, value, ts } = decoded.event;
-          await applyFenced(redis, [{ key, op: 'set', value, seq: m.seq }], s.tombstoneTtlMs);
+          if (!decoded.ok) throw new Error(`event ${m.seq}: ${decoded.reason}`);
+          await applyFenced(redis, [toFencedWrite(decoded.event, m.seq)], s.tombstoneTtlMs);
           m.ack();
-          record(ts);
+          record(decoded.event.ts);
         }
       }
     })();

@@ -112,9 +112,10 @@ async function main(): Promise<void> {
     const limit = chartWorkerMemoryLimit();
     const cgroup = makeMemoryCgroup('bench-worker', limit.bytes);
     const inPod = 'unavailable' in cgroup ? undefined : cgroup;
-    const workerLimit = inPod
-      ? `${limit.quantity} (cgroup v${inPod.version})`
-      : `none (${(cgroup as { unavailable: string }).unavailable})`;
+    const workerLimit =
+      'unavailable' in cgroup
+        ? `none (${cgroup.unavailable})`
+        : `${limit.quantity} (cgroup v${cgroup.version})`;
     say(`worker process: start to ready, RSS at full load; memory limit: ${workerLimit}`);
     let proc: Awaited<ReturnType<typeof workerProcess>>;
     const readies: number[] = [];

@@ -47,14 +47,12 @@ function number(description: string, def: number, check: (n: number) => boolean)
   });
 }
 
-function urlsWith(protocols: string[], list: string): boolean {
-  return list.split(',').every((u) => {
-    try {
-      return protocols.includes(new URL(u.trim()).protocol);
-    } catch {
-      return false;
-    }
-  });
+function hasProtocol(protocols: string[], url: string): boolean {
+  try {
+    return protocols.includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
 }
 
 const BOOLEANS: Record<string, boolean> = {
@@ -86,18 +84,14 @@ export const env = {
   },
   url(def: string, protocols: string[]): Field<string> {
     const description = `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`;
-    return field(description, def, (text) => {
-      try {
-        return protocols.includes(new URL(text).protocol) ? text : invalid;
-      } catch {
-        return invalid;
-      }
-    });
+    return field(description, def, (text) => (hasProtocol(protocols, text) ? text : invalid));
   },
   /** Comma-separated list of URLs (NATS accepts several seed servers). */
   urls(def: string, protocols: string[]): Field<string> {
     const description = `comma-separated URLs starting with ${protocols.map((p) => `${p}//`).join(' or ')}`;
-    return field(description, def, (text) => (urlsWith(protocols, text) ? text : invalid));
+    return field(description, def, (text) =>
+      text.split(',').every((u) => hasProtocol(protocols, u.trim())) ? text : invalid,
+    );
   },
   oneOf<const T extends readonly [string, ...string[]]>(def: T[number], values: T): Field<T[number]> {
     return field(`one of ${values.join(', ')}`, def, (text) =>

@@ -80,6 +80,33 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * Waits until `check` passes for the server `proc` runs. Fails at once if the process exits meanwhile (its port
+ * taken since it was picked, most often: a check could otherwise pass against whichever server took it), and stops
+ * the process if it never gets ready.
+ */
+async function untilReady(
+  proc: ChildProcess,
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 15_000,
+  logFile?: string,
+): Promise<void> {
+  let onExit: ((code: number | null, signal: string | null) => void) | undefined;
+  const exited = new Promise<never>((_, reject) => {
+    onExit = (code, signal) => reject(new ServerExitedError(what, signal ?? code, logFile));
+    proc.once('exit', onExit);
+  });
+  try {
+    await Promise.race([waitFor(what, check, timeoutMs), exited]);
+  } catch (err) {
+    await stopChild(proc);
+    throw err;
+  } finally {
+    if (onExit) proc.off('exit', onExit);
+  }
+}
+
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -149,27 +176,13 @@ export async function startNatsServer(opts: {
     child = proc;
     // A clustered server is healthy once it has joined JetStream's meta group; a single one once JetStream runs.
     const health = opts.cluster ? '/healthz' : '/healthz?js-enabled-only=true';
-    // A server that exits while starting (a port taken since it was picked) fails at once, not at the timeout.
-    let onExit: ((code: number | null, signal: string | null) => void) | undefined;
-    const exited = new Promise<never>((_, reject) => {
-      onExit = (code, signal) => reject(new ServerExitedError('nats-server', signal ?? code, opts.logFile));
-      proc.once('exit', onExit);
-    });
-    try {
-      await Promise.race([
-        waitFor(
-          'nats-server',
-          async () => (await fetch(`${monitorUrl}${health}`)).ok,
-          opts.cluster ? 30_000 : 15_000,
-        ),
-        exited,
-      ]);
-    } catch (err) {
-      await stopChild(proc);
-      throw err;
-    } finally {
-      if (onExit) proc.off('exit', onExit);
-    }
+    await untilReady(
+      proc,
+      'nats-server',
+      async () => (await fetch(`${monitorUrl}${health}`)).ok,
+      opts.cluster ? 30_000 : 15_000,
+      opts.logFile,
+    );
   };
   await start();
   return {
@@ -218,10 +231,11 @@ export async function startRedisServer(opts: {
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   const start = async () => {
     const out = outputTo(opts.logFile);
-    child = spawn(bin, ['--port', String(opts.port), '--bind', '127.0.0.1', ...persistence], {
+    const proc = spawn(bin, ['--port', String(opts.port), '--bind', '127.0.0.1', ...persistence], {
       stdio: ['ignore', out, out],
     });
-    await waitFor('redis-server', () => redisPing(opts.port));
+    child = proc;
+    await untilReady(proc, 'redis-server', () => redisPing(opts.port), undefined, opts.logFile);
   };
   await start();
   return {
@@ -301,8 +315,15 @@ export async function startRedisClusterNode(opts: {
       '--cluster-node-timeout',
       String(opts.nodeTimeoutMs),
     ];
-    child = spawn(bin, args, { stdio: ['ignore', out, out] });
-    await waitFor('redis-server (cluster node)', () => redisPing(opts.port));
+    const proc = spawn(bin, args, { stdio: ['ignore', out, out] });
+    child = proc;
+    await untilReady(
+      proc,
+      'redis-server (cluster node)',
+      () => redisPing(opts.port),
+      undefined,
+      opts.logFile,
+    );
   };
   await start();
   return {
