@@ -81,6 +81,18 @@ type PodSpec = {
   automountServiceAccountToken?: boolean;
 };
 
+/** The arrival-rate trigger as the model reads it back from a rendered prometheus trigger (off when absent). */
+function arrivalRateOf(metadata: Record<string, string> | undefined) {
+  if (!metadata) return { enabled: false };
+  const window = /\[(\d+)s\]\)\)$/.exec(metadata.query ?? '');
+  return {
+    enabled: true,
+    perWorkerRate: Number(metadata.threshold),
+    activationThreshold: Number(metadata.activationThreshold),
+    windowSeconds: Number(window?.[1]),
+  };
+}
+
 function podSpec(o: K8sObject): PodSpec | null {
   if (o.kind !== 'Deployment' && o.kind !== 'Job') return null;
   return (o.spec as { template: { spec: PodSpec } }).template.spec;
@@ -157,7 +169,7 @@ describe('Helm chart', () => {
       maxReplicaCount: number;
       pollingInterval: number;
       cooldownPeriod: number;
-      triggers: Array<{ metadata: Record<string, string> }>;
+      triggers: Array<{ type: string; metadata: Record<string, string> }>;
       advanced: { horizontalPodAutoscalerConfig: { behavior: unknown } };
     };
     // What KEDA and the HPA will use: the rendered fields with the same defaults applied.
@@ -168,6 +180,7 @@ describe('Helm chart', () => {
       cooldownPeriod: spec.cooldownPeriod,
       lagThreshold: Number(spec.triggers[0]?.metadata.lagThreshold),
       activationLagThreshold: Number(spec.triggers[0]?.metadata.activationLagThreshold),
+      arrivalRate: arrivalRateOf(spec.triggers.find((t) => t.type === 'prometheus')?.metadata),
       behavior: spec.advanced.horizontalPodAutoscalerConfig.behavior,
       hpa: local.hpa, // kube-controller-manager flags: not in the chart
     });

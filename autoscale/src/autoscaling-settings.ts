@@ -45,6 +45,17 @@ export const autoscalingSchema = z
     // KEDA nats-jetstream trigger defaults.
     lagThreshold: z.number().int().min(1).default(10),
     activationLagThreshold: z.number().int().min(0).default(0),
+    // The second trigger: KEDA's prometheus scaler on the stream's arrival rate (events/s), with an AverageValue
+    // target of perWorkerRate. Off when absent, as a ScaledObject without that trigger.
+    arrivalRate: z
+      .object({
+        enabled: z.boolean().default(false),
+        perWorkerRate: z.number().positive().default(100),
+        activationThreshold: z.number().min(0).default(0),
+        // The range of rate() in the query: rate(kvflow_events_produced_total[windowSeconds s]).
+        windowSeconds: z.number().int().min(1).max(3600).default(60),
+      })
+      .prefault({}),
     behavior: z.object({ scaleUp: rules(scaleUpDefaults), scaleDown: rules(scaleDownDefaults) }).prefault({}),
     // kube-controller-manager settings in a cluster (--horizontal-pod-autoscaler-sync-period, -tolerance). The
     // tolerance holds the count while 1 - tolerance <= lag / (lagThreshold * current) <= 1 + tolerance, both edges
@@ -62,6 +73,7 @@ export const autoscalingSchema = z
 export type AutoscalingSettings = z.output<typeof autoscalingSchema>;
 export type ScalingRules = AutoscalingSettings['behavior']['scaleUp'];
 export type ScalingPolicy = ScalingRules['policies'][number];
+export type ArrivalRateSettings = AutoscalingSettings['arrivalRate'];
 
 export type Values = Record<string, unknown>;
 

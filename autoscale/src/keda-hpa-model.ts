@@ -1,12 +1,16 @@
 import type { AutoscalingSettings, ScalingRules } from './autoscaling-settings.js';
 
 /**
- * What KEDA (v2.20) and the HPA controller (Kubernetes v1.34) decide, as pure functions of time, lag and current
- * replicas, following their sources. `lag` is null when the scaler answered an error (no fallback configured).
+ * What KEDA (v2.20) and the HPA controller (Kubernetes v1.34) decide, as pure functions of time, the trigger
+ * metrics and current replicas, following their sources. Two triggers: the consumer's lag (nats-jetstream) and,
+ * when `arrivalRate.enabled`, the stream's arrival rate in events/s (prometheus). A metric is null when its scaler
+ * answered an error (no fallback configured).
  *
- * KEDA (pkg/scaling/executor/scale_scaledobjects.go RequestScale), every `pollingInterval`:
- *   error                                -> no change, lastActiveTime not updated
- *   active (lag > activationLagThreshold): lastActiveTime = now; 0 replicas -> max(minReplicaCount, 1)
+ * KEDA (pkg/scaling/scale_handler.go getScaledObjectState: the object is active when any trigger that answered is
+ * active; pkg/scaling/executor/scale_scaledobjects.go RequestScale), every `pollingInterval`:
+ *   active (lag > activationLagThreshold, or rate > arrivalRate.activationThreshold):
+ *                                          lastActiveTime = now; 0 replicas -> max(minReplicaCount, 1)
+ *   not active and a trigger failed        -> no change, lastActiveTime not updated (no fallback)
  *   inactive, minReplicaCount 0, > 0 replicas, lastActiveTime + cooldownPeriod passed -> 0
  *   inactive, replicas < minReplicaCount -> minReplicaCount
  *   otherwise the HPA is in charge (its minReplicas is max(minReplicaCount, 1): controllers/keda/hpa.go).
@@ -14,23 +18,37 @@ import type { AutoscalingSettings, ScalingRules } from './autoscaling-settings.j
  * HPA (pkg/controller/podautoscaler/horizontal.go reconcileAutoscaler), every sync period:
  *   first sight of the HPA: recommendations = [current] (recordInitialRecommendation, whatever the windows)
  *   0 replicas -> nothing (scaling disabled); > maxReplicas -> maxReplicas; < minReplicas -> minReplicas, at once
- *   metric error -> nothing
- *   otherwise (replica_calculator.go GetExternalPerPodMetricReplicas, AverageValue target = lagThreshold):
- *     ratio = lag / (lagThreshold * current)
- *     desired = (1 - tolerance) <= ratio <= (1 + tolerance) ? current : ceil(lag / lagThreshold)
- *     stabilization: up = min(desired, recommendations within the scale-up window),
- *                    down = max(desired, recommendations within the scale-down window),
- *                    recommendation = clamp(current, up, down)
- *     rate limits: per policy, periodStart = current - added + removed within periodSeconds;
- *                  up: Pods start+value, Percent ceil(start*(1+value/100)); Max picks the largest, Min the smallest
- *                  down: Pods start-value, Percent start*(1-value/100) truncated; Max picks the smallest, Min the largest
- *     then [minReplicas, maxReplicas] on the side it moves to.
+ *   one proposal per metric (replica_calculator.go GetExternalPerPodMetricReplicas, AverageValue target:
+ *     lagThreshold for the lag, arrivalRate.perWorkerRate for the rate), each with its own tolerance check:
+ *     ratio = metric / (target * current)
+ *     proposal = (1 - tolerance) <= ratio <= (1 + tolerance) ? current : ceil(metric / target)
+ *   computeReplicasForMetrics: desired = the largest proposal; no change when every metric failed, or when one
+ *     failed and the largest proposal of the others is below current (a failed metric never scales down)
+ *   stabilization: up = min(desired, recommendations within the scale-up window),
+ *                  down = max(desired, recommendations within the scale-down window),
+ *                  recommendation = clamp(current, up, down)
+ *   rate limits: per policy, periodStart = current - added + removed within periodSeconds;
+ *                up: Pods start+value, Percent ceil(start*(1+value/100)); Max picks the largest, Min the smallest
+ *                down: Pods start-value, Percent start*(1-value/100) truncated; Max picks the smallest, Min the largest
+ *   then [minReplicas, maxReplicas] on the side it moves to.
  *   every change it makes (clamps included) is a scale event for the policies (storeScaleEvent).
  */
 
 export interface Decision {
   replicas: number;
   reason: string;
+}
+
+interface Metric {
+  name: 'lag' | 'rate';
+  value: number | null;
+  target: number;
+  activation: number;
+}
+
+/** A metric as a reason shows it: whole numbers as they are, rates to one decimal. */
+function show(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
 
 interface ScaleEvent {
@@ -82,22 +100,46 @@ export class KedaHpaModel {
     return Math.max(this.settings.minReplicaCount, 1);
   }
 
-  /** KEDA's poll at time `now` (seconds). Returns the replica count KEDA sets, or null when it leaves it alone. */
-  kedaPoll(now: number, lag: number | null, current: number): Decision | null {
+  /** The triggers' metrics in the model: the rate counts only when its trigger is rendered. */
+  private metrics(lag: number | null, rate: number | null | undefined): Metric[] {
     const s = this.settings;
-    if (lag === null) return null;
-    if (lag > s.activationLagThreshold) {
+    const out: Metric[] = [
+      { name: 'lag', value: lag, target: s.lagThreshold, activation: s.activationLagThreshold },
+    ];
+    if (s.arrivalRate.enabled)
+      out.push({
+        name: 'rate',
+        value: rate ?? null,
+        target: s.arrivalRate.perWorkerRate,
+        activation: s.arrivalRate.activationThreshold,
+      });
+    return out;
+  }
+
+  /**
+   * KEDA's poll at time `now` (seconds), with the lag and (when that trigger is on) the arrival rate in events/s.
+   * Returns the replica count KEDA sets, or null when it leaves it alone.
+   */
+  kedaPoll(now: number, lag: number | null, current: number, rate?: number | null): Decision | null {
+    const s = this.settings;
+    const metrics = this.metrics(lag, rate);
+    const active = metrics.find((m) => m.value !== null && m.value > m.activation);
+    if (active) {
       this.lastActive = now;
       if (current > 0) return null;
-      return { replicas: this.hpaMinReplicas, reason: `activated: lag ${lag} > ${s.activationLagThreshold}` };
+      return {
+        replicas: this.hpaMinReplicas,
+        reason: `activated: ${active.name} ${show(active.value as number)} > ${active.activation}`,
+      };
     }
+    if (metrics.some((m) => m.value === null)) return null;
     if (current > 0 && s.minReplicaCount === 0) {
       // KEDA tests lastActiveTime + cooldown before now, with lastActiveTime stored at whole seconds: on this
       // clock's whole-second polls that is >=.
       if (now - this.lastActive < s.cooldownPeriod) return null;
       return {
         replicas: 0,
-        reason: `lag <= ${s.activationLagThreshold} for the ${s.cooldownPeriod}s cooldown`,
+        reason: `${metrics.map((m) => `${m.name} <= ${m.activation}`).join(', ')} for the ${s.cooldownPeriod}s cooldown`,
       };
     }
     if (current < s.minReplicaCount) return { replicas: s.minReplicaCount, reason: 'below minReplicaCount' };
@@ -105,7 +147,7 @@ export class KedaHpaModel {
   }
 
   /** The HPA's sync at time `now`. Returns the new replica count, or null when it does not change. */
-  hpaSync(now: number, lag: number | null, current: number): Decision | null {
+  hpaSync(now: number, lag: number | null, current: number, rate?: number | null): Decision | null {
     const s = this.settings;
     this.recommendations ??= [{ at: now, replicas: current }];
     if (current === 0) return null; // minReplicas >= 1 under KEDA: scaling from zero is KEDA's job
@@ -113,17 +155,21 @@ export class KedaHpaModel {
       return this.scale(now, current, s.maxReplicaCount, 'above maxReplicaCount');
     if (current < this.hpaMinReplicas)
       return this.scale(now, current, this.hpaMinReplicas, 'below minReplicas');
-    if (lag === null) return null;
-    const desired = externalAverageValueReplicas(lag, s.lagThreshold, current, s.hpa.tolerance);
+    const metrics = this.metrics(lag, rate);
+    const answered = metrics.filter((m): m is Metric & { value: number } => m.value !== null);
+    if (answered.length === 0) return null;
+    const proposals = answered.map((m) => ({
+      m,
+      replicas: externalAverageValueReplicas(m.value, m.target, current, s.hpa.tolerance),
+    }));
+    const largest = proposals.reduce((a, b) => (b.replicas > a.replicas ? b : a));
+    if (answered.length < metrics.length && largest.replicas < current) return null;
+    const desired = largest.replicas;
     const stabilized = this.stabilize(now, desired, current);
     const limited = this.limitRate(now, stabilized, current);
     if (limited.replicas === current) return null;
-    return this.scale(
-      now,
-      current,
-      limited.replicas,
-      `${limited.reason} (lag ${lag}, metric wants ${desired})`,
-    );
+    const wants = proposals.map((p) => `${p.m.name} ${show(p.m.value)} wants ${p.replicas}`).join(', ');
+    return this.scale(now, current, limited.replicas, `${limited.reason} (${wants})`);
   }
 
   private scale(now: number, from: number, to: number, reason: string): Decision {

@@ -20,9 +20,31 @@ const consumerValues = z
   })
   .prefault({});
 
+const podMonitorValues = z
+  .object({
+    podMonitor: z
+      .object({
+        interval: z
+          .string()
+          .regex(/^[0-9]+(ms|s|m)$/)
+          .default('15s'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+/** A Prometheus duration of the chart's form (500ms, 15s, 1m) in seconds. */
+export function durationSeconds(d: string): number {
+  const m = /^([0-9]+)(ms|s|m)$/.exec(d);
+  if (!m) throw new Error(`not a duration: ${d} (expected e.g. 500ms, 15s or 1m)`);
+  return Number(m[1]) * { ms: 0.001, s: 1, m: 60 }[m[2] as 'ms' | 's' | 'm'];
+}
+
 export interface DemoSettings {
   files: string[];
   autoscaling: AutoscalingSettings;
+  /** How often Prometheus scrapes the producer (metrics.podMonitor.interval): the arrival rate's sample step. */
+  scrapeIntervalSeconds: number;
   /** Environment for worker processes, from the chart's `consumer` values. */
   workerEnv: Record<string, string>;
   /** SIGTERM -> SIGKILL, as terminationGracePeriodSeconds in the chart (drain time + 5 s). */
@@ -55,9 +77,14 @@ export function loadDemoSettings(files: string[] = DEFAULT_VALUES_FILES): DemoSe
     );
   }
   const c = parsed.data;
+  const metrics = podMonitorValues.safeParse(values.metrics);
+  if (!metrics.success) {
+    throw new Error(`invalid metrics.podMonitor.interval in ${files.join(' + ')}: expected e.g. 5s or 1m`);
+  }
   return {
     files,
     autoscaling,
+    scrapeIntervalSeconds: durationSeconds(metrics.data.podMonitor.interval),
     workerEnv: {
       BATCH_SIZE: String(c.batchSize),
       APPLY_CONCURRENCY: String(c.applyConcurrency),

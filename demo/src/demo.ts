@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createKedaLagReader } from '@kvflow/autoscale';
@@ -30,6 +32,8 @@ import { type Sample, StatsCollector } from './observe/stats-collector.js';
 import { buildReport, summarize, writeReport } from './report/scaling-report.js';
 import { SCENARIOS } from './report/scenarios.js';
 import { verifyAgainstStream } from './report/verify.js';
+import { measureWorkerCapacity } from './report/worker-capacity.js';
+import { ArrivalRateReader } from './scaling/arrival-rate-reader.js';
 import { LocalScaler, type ScalerDecision } from './scaling/local-scaler.js';
 import { WorkerPool } from './scaling/worker-pool.js';
 
@@ -49,6 +53,9 @@ Options:
                      services get the URLs, REDIS_CLUSTER=true and STREAM_REPLICAS=3, and the local scaler reads
                      the lag from the consumer leader's node, as KEDA does
   --report DIR       where the scenario writes scaling-report.{html,json} (default out)
+  --measure-worker   measure what one worker applies per second with the values' consumer settings (a backlog,
+                     one worker, five 10 s windows) and write worker-capacity.json to the report directory: the
+                     figure autoscaling.arrivalRate.perWorkerRate is chosen from
   --rate R           initial rate in events/s, interactive mode (default 0)
   --values FILE      values file(s) to read instead of the defaults (repeat, later wins)
   -h, --help         this help
@@ -64,7 +71,8 @@ function parseOptions() {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof optionSpec }>>;
   const optionSpec = {
     scenario: { type: 'string' },
-    duration: { type: 'string', default: '120' },
+    duration: { type: 'string' },
+    'measure-worker': { type: 'boolean', default: false },
     report: { type: 'string', default: 'out' },
     rate: { type: 'string', default: '0' },
     values: { type: 'string', multiple: true },
@@ -81,15 +89,26 @@ function parseOptions() {
     process.stdout.write(`${HELP}\n`);
     process.exit(0);
   }
-  const duration = Number(o.duration);
+  const duration =
+    o.duration === undefined ? (SCENARIOS[o.scenario ?? '']?.durationS ?? 120) : Number(o.duration);
   if (!Number.isFinite(duration) || duration < 10 || duration > 3600)
     usage('--duration must be 10..3600 seconds');
+  if (o.scenario !== undefined && o['measure-worker'])
+    usage('--scenario and --measure-worker do not go together');
   const rate = Number(o.rate);
   if (!Number.isFinite(rate) || rate < 0) usage('--rate must be a number >= 0');
   if (o.scenario !== undefined && !(o.scenario in SCENARIOS)) {
     usage(`unknown scenario "${o.scenario}"; choose one of ${Object.keys(SCENARIOS).join(', ')}`);
   }
-  return { scenario: o.scenario, duration, reportDir: o.report, rate, values: o.values, cluster: o.cluster };
+  return {
+    scenario: o.scenario,
+    duration,
+    reportDir: o.report,
+    rate,
+    values: o.values,
+    cluster: o.cluster,
+    measureWorker: o['measure-worker'],
+  };
 }
 
 const say = (line: string) => process.stdout.write(`kvflow: ${line}\n`);
@@ -132,7 +151,7 @@ async function main(): Promise<number> {
   }
   const a = settings.autoscaling;
   const local = loadSettings(localSettings, 'demo');
-  const isolated = opts.scenario !== undefined;
+  const isolated = opts.scenario !== undefined || opts.measureWorker;
   const stack: LocalStack = opts.cluster
     ? await startClusterStack(say)
     : isolated
@@ -205,7 +224,17 @@ async function main(): Promise<number> {
     lastDecision = `${d.by.toUpperCase()} ${d.from} -> ${d.replicas}: ${d.reason}`;
     if (!tty) say(`t=${d.at.toFixed(0)}s scale ${d.from} -> ${d.replicas} by ${d.by}: ${d.reason}`);
   };
-  const scaler = new LocalScaler(a, lag, pool, registry, onDecision);
+  const arrivals = new ArrivalRateReader(
+    producerPort,
+    a.arrivalRate.windowSeconds,
+    settings.scrapeIntervalSeconds,
+    (): number => scaler.now(),
+  );
+  const scaler: LocalScaler = new LocalScaler(a, lag, pool, registry, {
+    readRate: a.arrivalRate.enabled ? (): number => arrivals.read() : undefined,
+    onDecision,
+  });
+  if (a.arrivalRate.enabled) arrivals.start();
   const collector = new StatsCollector({
     producerPort,
     pool,
@@ -214,6 +243,29 @@ async function main(): Promise<number> {
     stream,
     now: () => scaler.now(),
   });
+  if (opts.measureWorker) {
+    const capacity = await measureWorkerCapacity({
+      pool,
+      workerEnv: settings.workerEnv,
+      setRate: (rate) => setRate(producerPort, { rate }, authHeader(local)),
+      readLag: lag,
+      say,
+    }).finally(async () => {
+      await pool.stopAll();
+      await producer.stop(10_000);
+      await ops.close();
+      await nc.close();
+      await stack.stop();
+    });
+    mkdirSync(opts.reportDir, { recursive: true });
+    const file = join(opts.reportDir, 'worker-capacity.json');
+    writeFileSync(file, `${JSON.stringify(capacity, null, 2)}\n`);
+    say(
+      `one worker applies ${capacity.median_events_per_s} events/s (median; ${capacity.min_events_per_s}-` +
+        `${capacity.max_events_per_s} over ${capacity.events_per_s.length} windows of ${capacity.windows_s} s); wrote ${file}`,
+    );
+    return 0;
+  }
   scaler.start();
   say(
     `producer http://127.0.0.1:${producerPort} (docs /docs) | scaler metrics http://127.0.0.1:${scalerPort}/metrics | ` +
@@ -232,6 +284,7 @@ async function main(): Promise<number> {
             title,
             lagThreshold: a.lagThreshold,
             activationLagThreshold: a.activationLagThreshold,
+            arrivalRate: a.arrivalRate.enabled ? a.arrivalRate : null,
             maxReplicas: a.maxReplicaCount,
             lastDecision,
             error: scaler.lastError,
@@ -249,6 +302,7 @@ async function main(): Promise<number> {
   const shutdown = async () => {
     clearInterval(viewTimer);
     scaler.stop();
+    arrivals.stop();
     say('stopping: draining workers…');
     await pool.stopAll();
     await producer.stop(10_000);
@@ -294,6 +348,7 @@ async function main(): Promise<number> {
   while (Date.now() < drainDeadline && ((await lag().catch(() => null))?.lag ?? 1) > 0) await sleep(500);
   clearInterval(viewTimer);
   scaler.stop();
+  arrivals.stop();
   await pool.stopAll();
   await producer.stop(10_000);
   const finalLag = (await lag()).lag;
@@ -308,6 +363,8 @@ async function main(): Promise<number> {
     worked: pool.exitedTotals,
     pendingAtEnd: finalLag,
     deadLetters: samples.at(-1)?.deadLetters ?? 0,
+    autoscaling: a,
+    durationS: opts.duration,
   });
   const report = buildReport({
     scenario: opts.scenario as string,

@@ -9,6 +9,8 @@ export interface ViewContext {
   title: string;
   lagThreshold: number;
   activationLagThreshold: number;
+  /** The arrival-rate trigger, when it is on. */
+  arrivalRate?: { perWorkerRate: number; activationThreshold: number } | null;
   maxReplicas: number;
   lastDecision: string | null;
   error: string | null;
@@ -30,6 +32,13 @@ function bar(current: number, desired: number, max: number): string {
   return `[${'█'.repeat(c)}${'▒'.repeat(d - c)}${'·'.repeat(cells - d)}]`;
 }
 
+function wakes(ctx: ViewContext): string {
+  const lag =
+    ctx.activationLagThreshold === 0 ? 'one event waiting' : `lag > ${int(ctx.activationLagThreshold)}`;
+  const arriving = ctx.arrivalRate ? ` or arriving > ${rate(ctx.arrivalRate.activationThreshold)}/s` : '';
+  return `${lag}${arriving} wakes 0 -> 1`;
+}
+
 export function renderView(s: Sample, ctx: ViewContext, width = 80): string[] {
   const clock = `${Math.floor(s.t / 60)}:${String(Math.floor(s.t % 60)).padStart(2, '0')}`;
   const lines = [
@@ -38,6 +47,12 @@ export function renderView(s: Sample, ctx: ViewContext, width = 80): string[] {
     `produce   target ${rate(s.targetRate)}/s   actual ${rate(s.actualRate)}/s   stored ${int(s.published)}`,
     `          profile: ${s.profile ?? 'unknown (producer not answering)'}${s.targetRate === 0 ? '   (npm run rate -- 500)' : ''}`,
     `backlog   lag ${s.lag === null ? '?' : int(s.lag)}   (per worker ${int(ctx.lagThreshold)}, wake above ${int(ctx.activationLagThreshold)})`,
+    ...(ctx.arrivalRate
+      ? [
+          `arriving  ${s.arrivalRate == null ? '?' : rate(s.arrivalRate)}/s   (per worker ${rate(ctx.arrivalRate.perWorkerRate)}/s, wake above ${rate(ctx.arrivalRate.activationThreshold)}/s)`,
+        ]
+      : []),
+    `          workers = max(ceil(lag / ${int(ctx.lagThreshold)})${ctx.arrivalRate ? `, ceil(arriving / ${rate(ctx.arrivalRate.perWorkerRate)})` : ''}); ${wakes(ctx)}`,
     `replicas  ${bar(s.current, s.desired, ctx.maxReplicas)} current ${s.current}  desired ${s.desired}  max ${ctx.maxReplicas}`,
     `          last: ${ctx.lastDecision ?? 'none yet'}`,
     `applied   ${rate(s.appliedPerSec)}/s   e2e p50 ${ms(s.e2eP50Ms)}  p99 ${ms(s.e2eP99Ms)}   dead letters ${int(s.deadLetters)}`,

@@ -25,6 +25,10 @@ export interface Sample {
   e2eP99Ms: number | null;
   deadLetters: number;
   published: number;
+  /** Events/s arriving as the arrival-rate trigger reads it (null when that trigger is off). */
+  arrivalRate?: number | null;
+  /** End-to-end latency observations of this sample's interval, by bucket (upper bound -> count). */
+  e2eBuckets?: Map<number, number>;
   /** The producer's rate profile, as it describes it (GET /rate). */
   profile: string | null;
   workers: Array<{ name: string; state: WorkerState; processed: number; restarts: number }>;
@@ -107,6 +111,8 @@ export class StatsCollector {
       appliedPerSec: processedDelta / dt,
       e2eP50Ms: p50 === null ? null : p50 * 1000,
       e2eP99Ms: p99 === null ? null : p99 * 1000,
+      arrivalRate: this.deps.scaler.lastRate,
+      e2eBuckets: windowBuckets,
       deadLetters: reading?.streams.get(this.deps.stream.dlqStream)?.messages ?? 0,
       published: reading?.streams.get(this.deps.stream.stream)?.last_seq ?? 0,
       profile,

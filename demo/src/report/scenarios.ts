@@ -1,7 +1,7 @@
 /**
  * Scripted rate changes for non-interactive demos: at second `at`, set the producer's rate generator to `rate`
- * (query parameters of PUT /rate). Rates are sized for the demo settings (about 250 events/s per worker, up to
- * 6 workers), so each scenario scales out and back to zero inside two minutes.
+ * (query parameters of PUT /rate); the rate goes to 0 when the scenario's duration ends. Rates are sized for the
+ * demo settings (values-demo.yaml: one worker applies about 250 events/s, up to 6 workers).
  */
 export interface RateChange {
   at: number;
@@ -9,7 +9,28 @@ export interface RateChange {
   label: string;
 }
 
-export const SCENARIOS: Record<string, { description: string; steps: RateChange[] }> = {
+export interface Scenario {
+  description: string;
+  steps: RateChange[];
+  /** Seconds the scenario runs when --duration is not given (120 when absent). */
+  durationS?: number;
+}
+
+export const SCENARIOS: Record<string, Scenario> = {
+  steady: {
+    description: 'a constant 900 events/s, well inside what 6 workers apply: the count must hold',
+    steps: [{ at: 0, rate: { rate: 900 }, label: 'steady 900/s' }],
+    durationS: 630,
+  },
+  step: {
+    description: '300/s, then x3 to 900/s, then back to 300/s: how fast the count follows a step, both ways',
+    steps: [
+      { at: 0, rate: { rate: 300 }, label: 'step 300/s' },
+      { at: 120, rate: { rate: 900 }, label: 'step x3 900/s' },
+      { at: 240, rate: { rate: 300 }, label: 'step back 300/s' },
+    ],
+    durationS: 360,
+  },
   burst: {
     description: 'quiet, a 30 s burst at 1000 events/s, quiet again: 0 -> N -> 0',
     steps: [
@@ -18,7 +39,7 @@ export const SCENARIOS: Record<string, { description: string; steps: RateChange[
       { at: 35, rate: { rate: 0 }, label: 'quiet' },
     ],
   },
-  step: {
+  stairs: {
     description: '200/s, then 800/s, then 0: one worker, several, none',
     steps: [
       { at: 0, rate: { rate: 200 }, label: 'step 200/s' },
@@ -50,10 +71,25 @@ export const SCENARIOS: Record<string, { description: string; steps: RateChange[
   },
 };
 
-/** Seconds at which the scenario's last non-zero rate ends (the time back to zero is measured from here). */
-export function loadEndsAt(steps: RateChange[]): number {
-  const last = [...steps].reverse().find((s) => Number(s.rate.rate) === 0 && s.rate.profile === undefined);
-  return last?.at ?? 0;
+const isQuiet = (s: RateChange) => Number(s.rate.rate) === 0 && s.rate.profile === undefined;
+
+/**
+ * Seconds at which the scenario's load ends (the time back to zero is measured from here): its last step to 0, or
+ * the end of the run when the load lasts to it.
+ */
+export function loadEndsAt(steps: RateChange[], durationS: number): number {
+  const last = steps.at(-1);
+  return last && isQuiet(last) ? last.at : durationS;
+}
+
+/** The loaded stretches of a run: each step with a rate, from its start to the next step (or the run's end). */
+export function loadSegments(
+  steps: RateChange[],
+  durationS: number,
+): Array<{ from: number; to: number; step: RateChange }> {
+  return steps
+    .map((step, i) => ({ from: step.at, to: Math.min(steps[i + 1]?.at ?? durationS, durationS), step }))
+    .filter((seg) => !isQuiet(seg.step) && seg.to > seg.from);
 }
 
 /** Seconds at which the first non-zero rate starts (time to first scale-up is measured from here). */

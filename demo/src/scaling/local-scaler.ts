@@ -10,6 +10,11 @@ function createScalerMetrics(registry: Registry, currentReplicas: () => number) 
       help: 'Consumer lag as the scaler sees it: num_pending + num_ack_pending',
       registers: [registry],
     }),
+    arrivalRate: new Gauge({
+      name: 'kvflow_scaler_arrival_rate',
+      help: 'Events/s arriving in the stream as the arrival-rate trigger sees it (rate of kvflow_events_produced_total)',
+      registers: [registry],
+    }),
     desired: new Gauge({
       name: 'kvflow_scaler_desired_replicas',
       help: 'Replicas the local scaler (KEDA + HPA rules) wants',
@@ -38,10 +43,16 @@ export interface ScalerDecision extends Decision {
   at: number;
 }
 
+export interface ScalerOptions {
+  /** The arrival-rate trigger's reading (events/s); needed when `arrivalRate.enabled`. */
+  readRate?: () => number;
+  onDecision?: (d: ScalerDecision) => void;
+}
+
 /**
  * Runs the KEDA + HPA model against the real system: KEDA's poll every `pollingInterval` and the HPA's sync every
- * `hpa.syncPeriodSeconds`, each reading lag fresh from the NATS monitoring endpoint, and applies decisions to the
- * worker pool.
+ * `hpa.syncPeriodSeconds`, each reading lag fresh from the NATS monitoring endpoint (and the arrival rate, when that
+ * trigger is on), and applies decisions to the worker pool.
  */
 export class LocalScaler {
   private readonly model: KedaHpaModel;
@@ -49,6 +60,7 @@ export class LocalScaler {
   private readonly started = performance.now();
   private readonly gauges: ReturnType<typeof createScalerMetrics>;
   lastLag: number | null = null;
+  lastRate: number | null = null;
   lastError: string | null = null;
   desired = 0;
   readonly decisions: ScalerDecision[] = [];
@@ -58,8 +70,10 @@ export class LocalScaler {
     private readonly readLag: () => Promise<LagReading>,
     private readonly pool: WorkerPool,
     registry: Registry,
-    private readonly onDecision?: (d: ScalerDecision) => void,
+    private readonly options: ScalerOptions = {},
   ) {
+    if (settings.arrivalRate.enabled && !options.readRate)
+      throw new Error('autoscaling.arrivalRate.enabled: the local scaler needs a reader of the arrival rate');
     this.model = new KedaHpaModel(settings);
     this.gauges = createScalerMetrics(registry, () => this.pool.current);
   }
@@ -92,9 +106,17 @@ export class LocalScaler {
       // A failing scaler (no fallback configured): the model holds, except for the HPA's min/max clamps.
       this.lastError = (err as Error).message;
     }
+    const rate = this.options.readRate?.() ?? null;
+    if (rate !== null) {
+      this.lastRate = rate;
+      this.gauges.arrivalRate.set(rate);
+    }
     const current = this.pool.current;
     const now = this.now();
-    const d = by === 'keda' ? this.model.kedaPoll(now, lag, current) : this.model.hpaSync(now, lag, current);
+    const d =
+      by === 'keda'
+        ? this.model.kedaPoll(now, lag, current, rate)
+        : this.model.hpaSync(now, lag, current, rate);
     if (!d) {
       this.desired = current;
       this.gauges.desired.set(current);
@@ -105,7 +127,7 @@ export class LocalScaler {
     this.gauges.decisions.inc({ by });
     const decision = { ...d, by, from: current, at: now };
     this.decisions.push(decision);
-    this.onDecision?.(decision);
+    this.options.onDecision?.(decision);
     await this.pool.scaleTo(d.replicas);
   }
 }
