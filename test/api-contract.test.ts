@@ -9,6 +9,7 @@ import {
   provision,
   Readiness,
   type Redis,
+  readConsumerLag,
   readEntry,
 } from '@kvflow/common';
 import { buildApi, ERROR_CATALOG } from '@kvflow/producer';
@@ -75,7 +76,12 @@ beforeAll(async () => {
     retries: 1,
   });
   const base = { publisher, redis, readiness, valueMaxBytes: MAX_VALUE };
-  app = await buildApi({ ...base, registry: createRegistry(), apiToken: TOKEN });
+  app = await buildApi({
+    ...base,
+    registry: createRegistry(),
+    apiToken: TOKEN,
+    consumerLag: () => readConsumerLag(nc, settings),
+  });
   readsApp = await buildApi({ ...base, registry: createRegistry(), apiToken: TOKEN, apiTokenReads: true });
 
   // A tiny stream (2 KiB, discard new) with no worker: it fills after a few writes.
@@ -92,6 +98,7 @@ beforeAll(async () => {
     publisher: fullPublisher,
     registry: createRegistry(),
     apiToken: undefined,
+    consumerLag: () => readConsumerLag(nc, full),
   });
 
   const port = await freePort();
@@ -384,6 +391,32 @@ describe('read your writes: GET /keys/:key?min_seq=', () => {
     expect(body.error).toBe('not_yet_applied');
     expect(body.applied_seq).toBeGreaterThanOrEqual(0);
     expect(body.applied_seq).toBeLessThanOrEqual(seq);
+  });
+
+  it('says in a 409 whether any worker is running: one pulls here, none on a stream without workers', async () => {
+    const seq = (await put('ryw-workers', 'v')).json().seq as number;
+    const running = await get(`/keys/ryw-workers?min_seq=${seq + 1_000_000}&wait_ms=50`);
+    expect(running.statusCode).toBe(409);
+    expect(running.json()).toMatchObject({ workers_running: true, pending: 0 });
+    expect(running.json().message).toMatch(/workers are running \(0 events waiting, 0 being applied\)/);
+    // The tiny stream has no worker: its event waits, and the answer says who would pick it up.
+    const unapplied = await fullApp.inject({
+      method: 'PUT',
+      url: '/keys/nobody-pulls',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'v',
+    });
+    expect(unapplied.statusCode).toBe(202);
+    const idle = await fullApp.inject({
+      method: 'GET',
+      url: `/keys/nobody-pulls?min_seq=${unapplied.json().seq}&wait_ms=50`,
+    });
+    expect(idle.statusCode).toBe(409);
+    expect(idle.json()).toMatchObject({ error: 'not_yet_applied', workers_running: false });
+    expect(idle.json().pending).toBeGreaterThanOrEqual(1);
+    expect(idle.json().message).toMatch(
+      /no worker is running .*the autoscaler starts one once it sees the \d+ events waiting/,
+    );
   });
 
   it('sees a delete as applied: 404 once the tombstone reaches min_seq', async () => {

@@ -10,6 +10,7 @@ import type { AutoscalingSettings, ScalingRules } from './autoscaling-settings.j
  * active; pkg/scaling/executor/scale_scaledobjects.go RequestScale), every `pollingInterval`:
  *   active (lag > activationLagThreshold, or rate > arrivalRate.activationThreshold):
  *                                          lastActiveTime = now; 0 replicas -> max(minReplicaCount, 1)
+ *   active while another trigger failed, above 0 replicas (PartialTriggerError): lastActiveTime not updated
  *   not active and a trigger failed        -> no change, lastActiveTime not updated (no fallback)
  *   inactive, minReplicaCount 0, > 0 replicas, lastActiveTime + cooldownPeriod passed -> 0
  *   inactive, replicas < minReplicaCount -> minReplicaCount
@@ -124,15 +125,20 @@ export class KedaHpaModel {
     const s = this.settings;
     const metrics = this.metrics(lag, rate);
     const active = metrics.find((m) => m.value !== null && m.value > m.activation);
+    const failed = metrics.some((m) => m.value === null);
     if (active) {
+      // Active with another trigger failing (PartialTriggerError): lastActiveTime is not refreshed above 0.
+      if (current > 0) {
+        if (!failed) this.lastActive = now;
+        return null;
+      }
       this.lastActive = now;
-      if (current > 0) return null;
       return {
         replicas: this.hpaMinReplicas,
         reason: `activated: ${active.name} ${show(active.value as number)} > ${active.activation}`,
       };
     }
-    if (metrics.some((m) => m.value === null)) return null;
+    if (failed) return null;
     if (current > 0 && s.minReplicaCount === 0) {
       // KEDA tests lastActiveTime + cooldown before now, with lastActiveTime stored at whole seconds: on this
       // clock's whole-second polls that is >=.

@@ -20,6 +20,8 @@ export interface ConsumerLag {
   redelivered: number;
   /** Stream sequence of the last message delivered to the consumer. */
   delivered: number;
+  /** Pull requests waiting for messages: a worker that pulls has one open. */
+  waiting: number;
 }
 
 /** Reads the durable consumer's lag through the JetStream API. */
@@ -31,5 +33,6 @@ export async function readConsumerLag(nc: NatsConnection, s: StreamSettings): Pr
     ackPending: info.num_ack_pending,
     redelivered: info.num_redelivered,
     delivered: info.delivered.stream_seq,
+    waiting: info.num_waiting,
   };
 }

@@ -10,6 +10,7 @@ import {
   provision,
   Readiness,
   type Redis,
+  readConsumerLag,
 } from '@kvflow/common';
 import { buildApi } from './api/build-api.js';
 import { monitorBacklog } from './backlog-monitor.js';
@@ -48,6 +49,8 @@ async function main(): Promise<void> {
     valueMaxBytes: config.stream.valueMaxBytes,
     log,
     generator,
+    consumerLag: () =>
+      nc ? readConsumerLag(nc, config.stream) : Promise.reject(new Error('NATS is not connected yet')),
   });
   await app.listen({ host: config.httpHost, port: config.httpPort }).catch((err: Error) => {
     throw new Error(`cannot listen on ${config.httpHost}:${config.httpPort}: ${err.message}`, { cause: err });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { autoscalingFromValues } from '@kvflow/autoscale';
@@ -16,15 +16,13 @@ import {
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readValues } from '../../demo/src/demo-settings.js';
-import {
-  type K8sAcceptanceReport,
-  type K8sSample,
-  writeK8sReport,
-} from '../../demo/src/report/k8s-acceptance-report.js';
+import { type K8sAcceptanceReport, writeK8sReport } from '../../demo/src/report/k8s-acceptance-report.js';
+import { settleSeconds } from '../../demo/src/report/scaling-report.js';
 import { verifyAgainstStream } from '../../demo/src/report/verify.js';
 import { changesOf, differences, replayModel } from '../../demo/src/scaling/model-replay.js';
 import { renderReport } from '../report-charts.js';
-import { apiGet, apiWatch, helm, KUBECONFIG, kubectl, runLive } from './kube.js';
+import { apiGet, helm, KUBECONFIG, kubectl, runLive } from './kube.js';
+import { recordRun } from './run-recorder.js';
 
 /**
  * The acceptance run on the real single-node Kubernetes (local-k8s/): the user's own commands (task deploy ENV=local-k8s,
@@ -41,6 +39,10 @@ const OUT = join(ROOT, 'test-results');
 // The rate that builds a backlog: 1 producer replica, workers at ~250 events/s each (values-demo.yaml workMs 4).
 const RATE = 1200;
 const MIN_PEAK_REPLICAS = 3;
+// The steady phase: a constant rate well inside what the workers apply (6 x ~250 events/s), held for 5 minutes
+// after the count has settled.
+const STEADY_RATE = 900;
+const STEADY_S = 300;
 
 const log = createLogger('k8s-acceptance', 'silent');
 // The chart's values as the local-k8s environment layers them (helmfiles/values/local-k8s.yaml).
@@ -69,13 +71,6 @@ interface Condition {
   status: string;
   reason?: string;
   message?: string;
-}
-interface PodStatus {
-  phase?: string;
-  containerStatuses?: Array<{
-    name: string;
-    state?: { terminated?: { exitCode: number; reason?: string } };
-  }>;
 }
 
 const clusterIp = (ns: string, svc: string) =>
@@ -174,65 +169,17 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
   it(
     `task update-rate RATE=${RATE} scales the consumer 0 -> >= ${MIN_PEAK_REPLICAS} -> 0 after RATE=0, losing nothing`,
     async () => {
-      const samples: K8sSample[] = [];
       let taskStatus = '';
-      const terminated = new Map<string, { exitCode: number; reason: string }>();
-      const stopWatch = apiWatch<Obj<PodStatus>>(
-        `/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io/component%3Dconsumer`,
-        (_type, pod) => {
-          for (const c of pod.status?.containerStatuses ?? []) {
-            const t = c.state?.terminated;
-            if (t) terminated.set(pod.metadata.name, { exitCode: t.exitCode, reason: t.reason ?? '' });
-          }
-        },
-      );
-      const started = performance.now();
-      const now = () => Math.round((performance.now() - started) / 100) / 10;
-      // Every change of the consumer's replica count, as the API server records it: KEDA's 0 -> 1 and the HPA's
-      // first step can land within one second, and a once-a-second sample would see them as one change.
-      const replicaChanges: Array<{ t: number; replicas: number }> = [];
-      const stopReplicaWatch = apiWatch<Obj<unknown>>(
-        `/apis/apps/v1/namespaces/${NS}/deployments?fieldSelector=metadata.name%3D${CONSUMER}`,
-        (_type, d) => {
-          const replicas = d.spec?.replicas as number | undefined;
-          if (replicas !== undefined && replicas !== replicaChanges.at(-1)?.replicas)
-            replicaChanges.push({ t: now(), replicas });
-        },
-      );
-      let sampling = true;
-      const sampler = (async () => {
-        while (sampling) {
-          const t = now();
-          const [lag, deploy, hpa, so, rate] = await Promise.allSettled([
-            consumerLag(nc, s),
-            apiGet<Obj<{ readyReplicas?: number }>>(`/apis/apps/v1/namespaces/${NS}/deployments/${CONSUMER}`),
-            apiGet<Obj<{ desiredReplicas?: number; currentReplicas?: number }>>(
-              `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${HPA}`,
-            ),
-            apiGet<Obj<{ conditions?: Condition[] }>>(
-              `/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects/${CONSUMER}`,
-            ),
-            fetch(`${producerUrl}/rate`, { signal: AbortSignal.timeout(2000) }).then(
-              (r) => r.json() as Promise<{ target_rate: number; actual_rate: number }>,
-            ),
-          ]);
-          const value = <T>(r: PromiseSettledResult<T>) => (r.status === 'fulfilled' ? r.value : undefined);
-          const d = value(deploy);
-          const h = value(hpa);
-          const active = value(so)?.status?.conditions?.find((c) => c.type === 'Active');
-          samples.push({
-            t,
-            lag: value(lag)?.lag ?? null,
-            target_rate: value(rate)?.target_rate ?? null,
-            actual_rate: value(rate)?.actual_rate ?? null,
-            spec_replicas: (d?.spec?.replicas as number | undefined) ?? null,
-            ready_replicas: d?.status?.readyReplicas ?? 0,
-            hpa_desired: h?.status?.desiredReplicas ?? null,
-            keda_active: active ? active.status === 'True' : null,
-          });
-          await sleep(Math.max(0, 1000 - (performance.now() - started - t * 1000)));
-        }
-      })();
+      const run = recordRun({
+        nc,
+        stream: s,
+        ns: NS,
+        consumer: CONSUMER,
+        hpa: HPA,
+        producerUrl,
+        promUrl: promUrl(),
+      });
+      const { samples, replicaChanges, terminated, now } = run;
 
       try {
         await sleep(3000);
@@ -271,8 +218,7 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
           return last?.spec_replicas === 0 && pods.items.length === 0 ? true : undefined;
         });
         await sleep(2000);
-        sampling = false;
-        await sampler;
+        await run.stop();
 
         const verification = await verifyAgainstStream(nc, redis, s);
         const jsm = await jetstreamManager(nc);
@@ -283,7 +229,7 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
         const firstHpa = decisionsReal.find((c) => c.by === 'hpa');
         const replay = replayModel(
           autoscaling,
-          samples.map((p) => ({ t: p.t, lag: p.lag })),
+          samples.map((p) => ({ t: p.t, lag: p.lag, rate: p.arrival_rate })),
           {
             keda: phaseOf(firstKeda?.at_s, autoscaling.pollingInterval),
             hpa: phaseOf(firstHpa?.at_s, autoscaling.hpa.syncPeriodSeconds),
@@ -324,9 +270,7 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
           `k8s acceptance: ${JSON.stringify({ ...report, series: `${report.series.length} samples`, autoscaling: undefined })}`,
         );
       } finally {
-        sampling = false;
-        stopWatch();
-        stopReplicaWatch();
+        await run.stop();
       }
 
       expect(report.max_replicas).toBeGreaterThanOrEqual(MIN_PEAK_REPLICAS);
@@ -393,6 +337,111 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
       expect.arrayContaining(['real (Deployment spec.replicas)', 'local model']),
     );
   });
+
+  it(
+    `holds a steady ${STEADY_RATE} events/s at one count for ${STEADY_S} s after settling (lag and arrival-rate triggers), the model agreeing`,
+    async () => {
+      const run = recordRun({
+        nc,
+        stream: s,
+        ns: NS,
+        consumer: CONSUMER,
+        hpa: HPA,
+        producerUrl,
+        promUrl: promUrl(),
+      });
+      const settle = settleSeconds(autoscaling);
+      let loadAt = 0;
+      let loadEnd = 0;
+      try {
+        await sleep(3000);
+        await runLive('task', ['update-rate', 'ENV=local-k8s', `RATE=${STEADY_RATE}`], 60_000);
+        loadAt = run.now();
+        await sleep((settle + STEADY_S) * 1000);
+        loadEnd = run.now();
+        await runLive('task', ['update-rate', 'ENV=local-k8s', 'RATE=0'], 60_000);
+        const limit =
+          120 +
+          autoscaling.arrivalRate.windowSeconds +
+          autoscaling.cooldownPeriod +
+          autoscaling.behavior.scaleDown.stabilizationWindowSeconds;
+        await until('the consumer back at 0 pods', limit, async () => {
+          const pods = await apiGet<{ items: unknown[] }>(
+            `/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io/component%3Dconsumer`,
+          );
+          return run.samples.at(-1)?.spec_replicas === 0 && pods.items.length === 0 ? true : undefined;
+        });
+        await sleep(2000);
+      } finally {
+        await run.stop();
+      }
+      const { samples, replicaChanges } = run;
+      const verification = await verifyAgainstStream(nc, redis, s);
+      const decisionsReal = changesOf(replicaChanges);
+      const replay = replayModel(
+        autoscaling,
+        samples.map((p) => ({ t: p.t, lag: p.lag, rate: p.arrival_rate })),
+        {
+          keda: phaseOf(decisionsReal.find((c) => c.by === 'keda')?.at_s, autoscaling.pollingInterval),
+          hpa: phaseOf(decisionsReal.find((c) => c.by === 'hpa')?.at_s, autoscaling.hpa.syncPeriodSeconds),
+        },
+      );
+      const settledFrom = loadAt + settle;
+      // The model's count beside the real one at every HPA sync of the settled stretch.
+      const syncs: Array<{ t: number; real: number | null; model: number }> = [];
+      for (let t = settledFrom; t <= loadEnd; t += autoscaling.hpa.syncPeriodSeconds) {
+        const i = samples.findLastIndex((p) => p.t <= t);
+        syncs.push({ t, real: samples[i]?.spec_replicas ?? null, model: replay.replicas[i]?.replicas ?? 0 });
+      }
+      const agreeing = syncs.filter((x) => x.real === x.model).length;
+      const loaded = samples.filter((p) => p.t >= settledFrom && p.t <= loadEnd);
+      const ideal = Math.min(
+        autoscaling.maxReplicaCount,
+        Math.ceil(STEADY_RATE / autoscaling.arrivalRate.perWorkerRate),
+      );
+      const steady = {
+        rate: STEADY_RATE,
+        settle_s: settle,
+        steady_s: Math.round(loadEnd - settledFrom),
+        replica_changes_after_settling: replicaChanges.filter((c) => c.t > settledFrom && c.t <= loadEnd)
+          .length,
+        steady_replicas: loaded.at(-1)?.spec_replicas ?? null,
+        ideal_replicas: ideal,
+        pod_seconds_to_ideal:
+          Math.round(
+            (loaded.reduce((n, p) => n + (p.ready_replicas ?? 0), 0) / (loaded.length * ideal)) * 1000,
+          ) / 1000,
+        max_lag_after_settling: Math.max(0, ...loaded.map((p) => p.lag ?? 0)),
+        arrival_rate_read: {
+          min: Math.min(...loaded.map((p) => p.arrival_rate ?? 0)),
+          max: Math.max(...loaded.map((p) => p.arrival_rate ?? 0)),
+        },
+        hpa_syncs: syncs.length,
+        model_agreeing_syncs: agreeing,
+        model_agreement: Math.round((agreeing / syncs.length) * 1000) / 1000,
+        lost: verification.mismatchedKeys,
+        pods_terminated: [...run.terminated].map(([pod, t]) => ({ pod, ...t })),
+        decisions_real: decisionsReal,
+        decisions_model: replay.decisions,
+      };
+      mkdirSync(OUT, { recursive: true });
+      writeFileSync(
+        join(OUT, 'k8s-steady.json'),
+        `${JSON.stringify({ ...steady, series: samples }, null, 2)}\n`,
+      );
+      console.info(
+        `k8s steady: ${JSON.stringify({ ...steady, pods_terminated: steady.pods_terminated.length })}`,
+      );
+
+      expect(steady.steady_s).toBeGreaterThanOrEqual(STEADY_S - 2);
+      expect(steady.replica_changes_after_settling).toBeLessThanOrEqual(1);
+      expect(steady.model_agreement).toBeGreaterThanOrEqual(0.95);
+      expect(steady.lost).toBe(0);
+      expect(verification.mismatchedKeys).toBe(0);
+      for (const p of steady.pods_terminated) expect(p, p.pod).toMatchObject({ exitCode: 0 });
+    },
+    20 * 60_000,
+  );
 
   it('task teardown removes the release: no kvflow Deployment, ScaledObject, HPA or ConfigMap left', async () => {
     await runLive('task', ['teardown', 'ENV=local-k8s'], 5 * 60_000);

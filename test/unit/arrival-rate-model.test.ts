@@ -97,6 +97,14 @@ describe('KEDA + HPA model with the arrival-rate trigger beside the lag', () => 
     ]);
   });
 
+  it('does not refresh the cooldown while a trigger fails, even when the other is active (PartialTriggerError)', () => {
+    expectTrace(twoTriggers, [
+      { t: 0, who: 'keda', lag: 10, rate: 50, current: 1, expect: null }, // last active 0
+      { t: 20, who: 'keda', lag: null, rate: 50, current: 1, expect: null }, // active, but not refreshed
+      { t: 30, who: 'keda', lag: 0, rate: 0, current: 1, expect: 0 }, // 30 s after 0, not after 20
+    ]);
+  });
+
   it('a failed trigger does not stop the other from activating', () => {
     expectTrace(twoTriggers, [{ t: 0, who: 'keda', lag: null, rate: 20, current: 0, expect: 1 }]);
   });
@@ -199,9 +207,10 @@ describe('scaling quality figures of a run (scalingQuality)', () => {
     expect(q.settle_s).toBe(40);
     expect(q.replica_changes_after_settling).toBe(2); // 5 -> 6 at 70 and back at 71
     expect(q.steps).toEqual([
-      { at_s: 0, label: '900/s', steady_replicas: 5, to_steady_s: 71 },
-      { at_s: 100, label: '300/s', steady_replicas: 2, to_steady_s: 30 },
+      { at_s: 0, label: '900/s', steady_replicas: 5, to_steady_s: 4, last_change_s: 71 },
+      { at_s: 100, label: '300/s', steady_replicas: 2, to_steady_s: 30, last_change_s: 30 },
     ]);
+    expect(q.step_to_steady_s).toBe(4); // the step up's; the step down waits out its window
     const pods = 4 * 1 + 8 * 6 + 87 * 5 + 6 + 30 * 5 + 70 * 2;
     expect(q.pod_seconds_to_ideal).toBeCloseTo(pods / (100 * 5 + 100 * 2), 3);
     expect(q.e2e_p50_ms).toBeCloseTo(5.6, 1); // rank 5 of 10 in (0, 0.01]: settled samples only

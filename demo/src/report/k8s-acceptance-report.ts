@@ -6,6 +6,8 @@ import { chartPage, escapeHtml, figuresTable, writeReportFiles } from './html-pa
 export interface K8sSample {
   t: number;
   lag: number | null;
+  /** What the ScaledObject's prometheus trigger query answered (null: no such trigger, or Prometheus failed). */
+  arrival_rate: number | null;
   target_rate: number | null;
   actual_rate: number | null;
   /** The consumer Deployment's spec.replicas: what KEDA and the HPA set. */

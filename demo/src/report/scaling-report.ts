@@ -31,9 +31,18 @@ export interface ScalingSummary {
   settle_s: number;
   /** Changes of the running worker count inside loaded stretches, once each has settled. */
   replica_changes_after_settling: number;
-  /** Per loaded step: the count it ended with and the seconds from the step to the last change before that. */
-  steps: Array<{ at_s: number; label: string; steady_replicas: number; to_steady_s: number }>;
-  /** The slowest step's time to its steady count. */
+  /**
+   * Per loaded step: the count it ended with, the seconds from the step until that count first ran (at least that
+   * many after a step up, at most after a step down) and until the last change (an overshoot coming back).
+   */
+  steps: Array<{
+    at_s: number;
+    label: string;
+    steady_replicas: number;
+    to_steady_s: number | null;
+    last_change_s: number;
+  }>;
+  /** The slowest step up's time to its steady count (steps down wait out the scale-down window by design). */
   step_to_steady_s: number | null;
   /**
    * Worker-seconds running over loaded stretches divided by the ideal: ceil(target rate / perWorkerRate) within
@@ -154,11 +163,15 @@ export function scalingQuality(
     for (const [le, n] of from ?? []) into.set(le, (into.get(le) ?? 0) + n);
   };
   const stepFigures: ScalingSummary['steps'] = [];
+  const upSteps: ScalingSummary['steps'] = [];
   for (const seg of loadSegments(steps, durationS)) {
     const inSeg = samples.filter((s) => s.t >= seg.from && s.t < seg.to);
     const last = inSeg.at(-1);
     if (!last) continue;
     let lastChange = seg.from;
+    const before = samples.filter((s) => s.t < seg.from).at(-1)?.current ?? 0;
+    const up = last.current >= before;
+    const reached = inSeg.find((s) => (up ? s.current >= last.current : s.current <= last.current));
     for (let i = 0; i < inSeg.length; i++) {
       const s = inSeg[i] as Sample;
       const prev = inSeg[i - 1];
@@ -179,8 +192,10 @@ export function scalingQuality(
       at_s: seg.from,
       label: seg.step.label,
       steady_replicas: last.current,
-      to_steady_s: round(lastChange - seg.from) as number,
+      to_steady_s: reached ? round(Math.max(0, reached.t - seg.from)) : null,
+      last_change_s: round(lastChange - seg.from) as number,
     });
+    if (up) upSteps.push(stepFigures.at(-1) as ScalingSummary['steps'][number]);
   }
   for (const s of samples) add(whole, s.e2eBuckets);
   const ms = (q: number, b: Map<number, number>) => {
@@ -191,7 +206,9 @@ export function scalingQuality(
     settle_s: settle,
     replica_changes_after_settling: changes,
     steps: stepFigures,
-    step_to_steady_s: stepFigures.length ? Math.max(...stepFigures.map((f) => f.to_steady_s)) : null,
+    step_to_steady_s: upSteps.length
+      ? Math.max(...upSteps.map((f) => f.to_steady_s ?? Number.POSITIVE_INFINITY))
+      : null,
     pod_seconds_to_ideal: idealSeconds > 0 ? round(podSeconds / idealSeconds, 3) : null,
     e2e_p50_ms: ms(0.5, settled),
     e2e_p99_ms: ms(0.99, settled),
@@ -263,7 +280,7 @@ export function renderHtml(report: ScalingReport): string {
     ['dead letters', String(s.dead_letters)],
     ['Redis state = stream model', s.state_matches_model ? 'yes' : 'NO'],
     [`replica changes after settling (${s.settle_s} s)`, String(s.replica_changes_after_settling)],
-    ['slowest step to its steady count', s.step_to_steady_s === null ? '-' : `${s.step_to_steady_s} s`],
+    ['slowest step up to its steady count', s.step_to_steady_s === null ? '-' : `${s.step_to_steady_s} s`],
     ['worker-seconds / ideal', s.pod_seconds_to_ideal === null ? '-' : String(s.pod_seconds_to_ideal)],
     ['e2e p50 / p99 (settled)', `${s.e2e_p50_ms ?? '-'} / ${s.e2e_p99_ms ?? '-'} ms`],
     ['e2e p99 (whole run)', `${s.e2e_p99_ms_whole_run ?? '-'} ms`],

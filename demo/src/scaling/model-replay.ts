@@ -1,9 +1,13 @@
 import { type AutoscalingSettings, KedaHpaModel } from '@kvflow/autoscale';
 
-/** One reading of a recorded run: seconds since its start, and the lag the scaler saw (null: the read failed). */
+/**
+ * One reading of a recorded run: seconds since its start, the lag the scaler saw and the arrival rate the
+ * prometheus trigger's query answered (null: the read failed).
+ */
 export interface LagSample {
   t: number;
   lag: number | null;
+  rate?: number | null;
 }
 
 export interface ReplicaChange {
@@ -49,19 +53,20 @@ export function replayModel(
   let next = 0;
   const decisions: ReplicaChange[] = [];
   const replicas: ModelReplay['replicas'] = [];
-  const lagAt = (t: number) => {
-    let lag: number | null = null;
+  const readingAt = (t: number) => {
+    let reading: LagSample = { t, lag: null, rate: null };
     for (const s of samples) {
       if (s.t > t) break;
-      lag = s.lag;
+      reading = s;
     }
-    return lag;
+    return reading;
   };
   for (const sample of samples) {
     while (next < ticks.length && (ticks[next] as (typeof ticks)[number]).at <= sample.t) {
       const { at, by } = ticks[next++] as (typeof ticks)[number];
-      const lag = lagAt(at);
-      const d = by === 'keda' ? model.kedaPoll(at, lag, current) : model.hpaSync(at, lag, current);
+      const { lag, rate } = readingAt(at);
+      const d =
+        by === 'keda' ? model.kedaPoll(at, lag, current, rate) : model.hpaSync(at, lag, current, rate);
       if (d && d.replicas !== current) {
         decisions.push({ at_s: round(at), by, from: current, to: d.replicas, reason: d.reason });
         current = d.replicas;

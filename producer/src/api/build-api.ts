@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Logger, Publisher, Readiness, Redis, Registry } from '@kvflow/common';
+import type { ConsumerLag, Logger, Publisher, Readiness, Redis, Registry } from '@kvflow/common';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { RateGenerator } from '../rate-generator.js';
 import { requireToken } from './auth.js';
@@ -32,6 +32,8 @@ export interface ApiDeps {
   log?: Logger;
   /** The rate generator, when this process runs one: adds `GET/PUT /rate`. */
   generator?: RateGenerator;
+  /** The workers' consumer as JetStream sees it: a 409 not_yet_applied says whether any worker is running. */
+  consumerLag?: () => Promise<ConsumerLag>;
 }
 
 /** The producer's HTTP API, one plugin per concern: errors, ops endpoints, key routes, rate routes. */
@@ -74,6 +76,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     writesProtected: Boolean(deps.apiToken),
     security,
     readSecurity,
+    consumerLag: deps.consumerLag,
   });
   if (deps.generator)
     await app.register(rateRoutes, {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type ConsumerLag,
   type EventInput,
   KEY_MAX_BYTES,
   KEY_PATTERN,
@@ -39,6 +40,22 @@ export interface KeyRoutesOptions {
   writesProtected: boolean;
   security: Array<Record<string, string[]>>;
   readSecurity: Array<Record<string, string[]>>;
+  consumerLag?: (() => Promise<ConsumerLag>) | undefined;
+}
+
+/**
+ * Whether any worker is running, as the stream sees it: a worker that pulls keeps a pull request open, and one that
+ * is busy holds delivered, unacknowledged events. Null when the consumer cannot be read.
+ */
+async function workersState(read: KeyRoutesOptions['consumerLag']) {
+  const c = await read?.().catch(() => undefined);
+  if (!c) return { workers_running: null, pending: null, says: '' };
+  const running = c.waiting > 0 || c.ackPending > 0;
+  const says = running
+    ? `; workers are running (${c.pending} events waiting, ${c.ackPending} being applied)`
+    : `; no worker is running (none pulls or holds events): the autoscaler starts one once it sees the ${c.pending} ` +
+      'events waiting';
+  return { workers_running: running, pending: c.pending, says };
 }
 
 /** How long `GET ?min_seq=` waits by default and at most, and how often it looks again. */
@@ -114,6 +131,17 @@ const notYetApplied = {
       type: 'integer',
       description:
         "the key's applied sequence when the wait ran out (0: nothing applied, or tombstone expired)",
+    },
+    workers_running: {
+      type: 'boolean',
+      nullable: true,
+      description:
+        'whether any worker pulls from the stream or holds its events (null: the consumer could not be read)',
+    },
+    pending: {
+      type: 'integer',
+      nullable: true,
+      description: 'events in the stream no worker has fetched yet',
     },
   },
   required: ['error', 'message', 'applied_seq'],
@@ -296,14 +324,16 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
         const deadline = Date.now() + req.query.wait_ms;
         for (let pause = POLL_MS_MIN; entry.seq < minSeq; pause = Math.min(pause * 2, POLL_MS_MAX)) {
           const left = deadline - Date.now();
-          if (left <= 0)
+          if (left <= 0) {
+            const { says, ...workers } = await workersState(o.consumerLag);
             throw new ApiError(
               'not_yet_applied',
-              `key ${JSON.stringify(key)} has applied sequence ${entry.seq}, not yet ${minSeq}, after ${req.query.wait_ms} ms`,
+              `key ${JSON.stringify(key)} has applied sequence ${entry.seq}, not yet ${minSeq}, after ${req.query.wait_ms} ms${says}`,
               undefined,
               undefined,
-              { applied_seq: entry.seq },
+              { applied_seq: entry.seq, ...workers },
             );
+          }
           await sleep(Math.min(pause, left));
           entry = await fromRedis(o.redis, (r) => readEntry(r, key));
         }
