@@ -34,6 +34,7 @@ import {
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDemoSettings } from '../demo/src/demo-settings.js';
+import { ArrivalRateReader } from '../demo/src/scaling/arrival-rate-reader.js';
 import { LocalScaler } from '../demo/src/scaling/local-scaler.js';
 import { WorkerPool } from '../demo/src/scaling/worker-pool.js';
 
@@ -103,6 +104,7 @@ describe('dashboards against a real Prometheus scraping the running system', () 
   let producer: Service;
   let pool: WorkerPool;
   let scaler: LocalScaler;
+  let arrivals: ArrivalRateReader | undefined;
   let prometheus: ChildProcess;
   let promUrl: string;
   let closeOps: () => Promise<void>;
@@ -141,12 +143,20 @@ describe('dashboards against a real Prometheus scraping the running system', () 
     });
     closeOps = ops.close;
     // minReplicaCount 1: a stable worker set to scrape (scaling itself is tested elsewhere).
+    const rate = new ArrivalRateReader(
+      producerPort,
+      demo.autoscaling.arrivalRate.windowSeconds,
+      demo.scrapeIntervalSeconds,
+      () => scaler.now(),
+    );
     scaler = new LocalScaler(
       { ...demo.autoscaling, pollingInterval: 1, minReplicaCount: 1 },
       () => readLag(nats.monitorUrl, '$G', settings.stream, settings.consumer),
       pool,
       registry,
+      { readRate: () => rate.read() },
     );
+    arrivals = rate.start();
     scaler.start();
 
     // A poison event, so the dead-letter series has something to show.
@@ -199,6 +209,7 @@ describe('dashboards against a real Prometheus scraping the running system', () 
   afterAll(async () => {
     clearInterval(syncTargets);
     scaler?.stop();
+    arrivals?.stop();
     prometheus?.kill('SIGTERM');
     await pool?.stopAll();
     producer?.child.kill('SIGTERM');

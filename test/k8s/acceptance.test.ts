@@ -22,7 +22,7 @@ import { verifyAgainstStream } from '../../demo/src/report/verify.js';
 import { changesOf, differences, replayModel } from '../../demo/src/scaling/model-replay.js';
 import { renderReport } from '../report-charts.js';
 import { apiGet, helm, KUBECONFIG, kubectl, runLive } from './kube.js';
-import { recordRun } from './run-recorder.js';
+import { type Condition, type Obj, recordRun } from './run-recorder.js';
 
 /**
  * The acceptance run on the real single-node Kubernetes (local-k8s/): the user's own commands (task deploy ENV=local-k8s,
@@ -60,18 +60,6 @@ const streamEnv = {
   DLQ_STREAM_NAME: String(streamValues.dlqName),
   DLQ_SUBJECT: String(streamValues.dlqSubject),
 };
-
-interface Obj<S = Record<string, unknown>> {
-  metadata: { name: string; uid?: string };
-  spec?: Record<string, unknown>;
-  status?: S;
-}
-interface Condition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-}
 
 const clusterIp = (ns: string, svc: string) =>
   kubectl('-n', ns, 'get', 'svc', svc, '-o', 'jsonpath={.spec.clusterIP}').trim();
@@ -162,6 +150,9 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     });
   });
 
+  const record = () =>
+    recordRun({ nc, stream: s, ns: NS, consumer: CONSUMER, hpa: HPA, producerUrl, promUrl: promUrl() });
+
   let report: K8sAcceptanceReport;
   /** Unix seconds at the peak, workers busy for 10 s: where the Prometheus checks look. */
   let busyAt: number | undefined;
@@ -170,15 +161,7 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     `task update-rate RATE=${RATE} scales the consumer 0 -> >= ${MIN_PEAK_REPLICAS} -> 0 after RATE=0, losing nothing`,
     async () => {
       let taskStatus = '';
-      const run = recordRun({
-        nc,
-        stream: s,
-        ns: NS,
-        consumer: CONSUMER,
-        hpa: HPA,
-        producerUrl,
-        promUrl: promUrl(),
-      });
+      const run = record();
       const { samples, replicaChanges, terminated, now } = run;
 
       try {
@@ -341,15 +324,7 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
   it(
     `holds a steady ${STEADY_RATE} events/s at one count for ${STEADY_S} s after settling (lag and arrival-rate triggers), the model agreeing`,
     async () => {
-      const run = recordRun({
-        nc,
-        stream: s,
-        ns: NS,
-        consumer: CONSUMER,
-        hpa: HPA,
-        producerUrl,
-        promUrl: promUrl(),
-      });
+      const run = record();
       const settle = settleSeconds(autoscaling);
       let loadAt = 0;
       let loadEnd = 0;

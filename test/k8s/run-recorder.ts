@@ -4,14 +4,16 @@ import { consumerLag, promQuery } from '@kvflow/testkit';
 import type { K8sSample } from '../../demo/src/report/k8s-acceptance-report.js';
 import { apiGet, apiWatch } from './kube.js';
 
-interface Obj<S = Record<string, unknown>> {
+export interface Obj<S = Record<string, unknown>> {
   metadata: { name: string; uid?: string };
   spec?: Record<string, unknown>;
   status?: S;
 }
-interface Condition {
+export interface Condition {
   type: string;
   status: string;
+  reason?: string;
+  message?: string;
 }
 interface PodStatus {
   containerStatuses?: Array<{ state?: { terminated?: { exitCode: number; reason?: string } } }>;
