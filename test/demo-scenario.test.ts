@@ -40,6 +40,28 @@ describe('one-machine scaling demo (acceptance)', () => {
     expect(report.decisions[0]).toMatchObject({ by: 'keda', from: 0, to: 1 });
   }, 300_000);
 
+  it('applies a single write at idle: one event waiting wakes a worker, twice from zero workers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvflow-idle-write-'));
+    const demo = spawnService('demo/dist/demo.js', { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' }, [
+      '--scenario',
+      'idle-write',
+      '--report',
+      dir,
+    ]);
+    const { code } = await demo.exited;
+    expect(code, demo.output()).toBe(0);
+    const s = (JSON.parse(readFileSync(join(dir, 'scaling-report.json'), 'utf8')) as ScalingReport).summary;
+    console.info(`single writes at idle: ${JSON.stringify(s.single_writes)}`);
+    expect(s.single_writes).toHaveLength(2);
+    for (const w of s.single_writes) expect(w).toMatchObject({ status: 200, workers_before: 0 });
+    expect(s).toMatchObject({
+      lost: 0,
+      duplicates_applied: 0,
+      state_matches_model: true,
+      events_published: 2,
+    });
+  }, 300_000);
+
   it('renders the HTML report in headless Chromium with both charts drawn', async () => {
     const shot = join(out, 'scaling-report.png');
     const { errors, charts } = await renderReport(join(out, 'scaling-report.html'), shot);

@@ -31,6 +31,7 @@ import { renderLogLine, renderView } from './observe/live-view.js';
 import { type Sample, StatsCollector } from './observe/stats-collector.js';
 import { buildReport, summarize, writeReport } from './report/scaling-report.js';
 import { SCENARIOS } from './report/scenarios.js';
+import { type SingleWrite, writeAndReadBack } from './report/single-write.js';
 import { verifyAgainstStream } from './report/verify.js';
 import { measureWorkerCapacity } from './report/worker-capacity.js';
 import { ArrivalRateReader } from './scaling/arrival-rate-reader.js';
@@ -336,9 +337,27 @@ async function main(): Promise<number> {
       void setRate(producerPort, step.rate, authHeader(local)).catch((err: Error) => say(err.message));
     }, step.at * 1000),
   );
+  const writes: Array<Promise<SingleWrite>> = [];
+  const writeTimers = (scenario.writes ?? []).map((at, i) =>
+    setTimeout(() => {
+      const write = writeAndReadBack({
+        producerPort,
+        headers: authHeader(local),
+        key: `single-write-${i + 1}`,
+        at: scaler.now(),
+        workersBefore: pool.current,
+      });
+      writes.push(write);
+      void write.then(
+        (w) =>
+          say(`t=${w.at_s}s one write at ${w.workers_before} workers: ${w.status} after ${w.applied_ms} ms`),
+        (err: Error) => say(err.message),
+      );
+    }, at * 1000),
+  );
   process.on('SIGINT', () => {
     say('interrupted');
-    for (const t of stepTimers) clearTimeout(t);
+    for (const t of [...stepTimers, ...writeTimers]) clearTimeout(t);
     void shutdown().then(() => process.exit(130));
   });
   await sleep(opts.duration * 1000);
@@ -365,6 +384,7 @@ async function main(): Promise<number> {
     deadLetters: samples.at(-1)?.deadLetters ?? 0,
     autoscaling: a,
     durationS: opts.duration,
+    singleWrites: await Promise.all(writes),
   });
   const report = buildReport({
     scenario: opts.scenario as string,

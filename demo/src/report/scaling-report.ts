@@ -5,6 +5,7 @@ import type { ScalerDecision } from '../scaling/local-scaler.js';
 import type { WorkerTotals } from '../scaling/worker-pool.js';
 import { chartPage, escapeHtml, figuresTable, writeReportFiles } from './html-page.js';
 import { loadEndsAt, loadSegments, loadStartsAt, type RateChange } from './scenarios.js';
+import type { SingleWrite } from './single-write.js';
 import type { Verification } from './verify.js';
 
 export interface ScalingSummary {
@@ -56,6 +57,8 @@ export interface ScalingSummary {
   e2e_p99_ms_whole_run: number | null;
   max_lag: number;
   max_lag_after_settling: number;
+  /** The scenario's single writes at idle: read-back status (200: applied) and milliseconds to it. */
+  single_writes: SingleWrite[];
 }
 
 export interface ScalingReport {
@@ -92,6 +95,7 @@ export function summarize(input: {
   deadLetters: number;
   autoscaling: AutoscalingSettings;
   durationS: number;
+  singleWrites?: SingleWrite[];
 }): ScalingSummary {
   const { samples, decisions, verification: v, worked, autoscaling: a } = input;
   const start = loadStartsAt(input.steps);
@@ -119,6 +123,7 @@ export function summarize(input: {
     dead_letters: input.deadLetters,
     state_matches_model: v.mismatchedKeys === 0,
     ...scalingQuality(samples, input.steps, input.durationS, a),
+    single_writes: input.singleWrites ?? [],
   };
 }
 
@@ -285,6 +290,10 @@ export function renderHtml(report: ScalingReport): string {
     ['e2e p50 / p99 (settled)', `${s.e2e_p50_ms ?? '-'} / ${s.e2e_p99_ms ?? '-'} ms`],
     ['e2e p99 (whole run)', `${s.e2e_p99_ms_whole_run ?? '-'} ms`],
     ['max lag (whole run / settled)', `${s.max_lag} / ${s.max_lag_after_settling}`],
+    ...s.single_writes.map((w): [string, string] => [
+      `one write at ${w.at_s} s (${w.workers_before} workers)`,
+      `${w.status === 200 ? 'applied' : `HTTP ${w.status}`} after ${w.applied_ms} ms`,
+    ]),
   ];
   const a = report.autoscaling;
   const settings =

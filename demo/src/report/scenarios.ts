@@ -14,9 +14,18 @@ export interface Scenario {
   steps: RateChange[];
   /** Seconds the scenario runs when --duration is not given (120 when absent). */
   durationS?: number;
+  /** Seconds at which one key is written and read back with ?min_seq= (a user's single write). */
+  writes?: number[];
 }
 
 export const SCENARIOS: Record<string, Scenario> = {
+  'idle-write': {
+    description:
+      'no load; one write at 5 s and one at 45 s, each from no worker running, read back with ?min_seq=',
+    steps: [{ at: 0, rate: { rate: 0 }, label: 'quiet' }],
+    writes: [5, 45],
+    durationS: 70,
+  },
   steady: {
     description: 'a constant 900 events/s, well inside what 6 workers apply: the count must hold',
     steps: [{ at: 0, rate: { rate: 900 }, label: 'steady 900/s' }],
