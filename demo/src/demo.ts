@@ -48,7 +48,10 @@ local scaler (metrics on :9400) and a live view. Change the load with: npm run r
 
 Options:
   --scenario NAME    run a scripted load and exit: ${Object.keys(SCENARIOS).join(', ')} (isolated servers on free ports)
-  --duration S       scenario length in seconds (default 120)
+  --duration S       scenario length in seconds (default: ${Object.entries(SCENARIOS)
+    .filter(([, s]) => s.durationS)
+    .map(([name, s]) => `${name} ${s.durationS}`)
+    .join(', ')}, others 120)
   --cluster          run on a 3-node NATS cluster (stream, consumer and dead letters at R3) and a Redis Cluster
                      (3 masters + 3 replicas), started on free loopback ports, instead of one server of each; the
                      services get the URLs, REDIS_CLUSTER=true and STREAM_REPLICAS=3, and the local scaler reads
