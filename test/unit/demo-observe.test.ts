@@ -127,6 +127,21 @@ describe('live view', () => {
     expect(text).toContain('#12 ready↻3 1,234,567');
   });
 
+  it('shows the arrival rate the second trigger reads and the sizing rule, within 80 columns', () => {
+    const withRate = {
+      ...ctx,
+      activationLagThreshold: 0,
+      arrivalRate: { perWorkerRate: 200, activationThreshold: 0 },
+    };
+    const lines = renderView({ ...sample, arrivalRate: 912.4 }, withRate, 80);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
+    const text = lines.join('\n');
+    expect(text).toContain('wake above 0)');
+    expect(text).toContain('arriving  912/s   (per worker 200/s, wake above 0/s)');
+    expect(text).toContain('workers = max(ceil(lag / 500), ceil(arriving / 200))');
+    expect(renderView(sample, ctx, 80).join('\n')).not.toContain('arriving');
+  });
+
   it('says when there are no workers', () => {
     expect(renderView({ ...sample, workers: [], current: 0 }, ctx).join('\n')).toContain(
       'none (scaled to zero)',

@@ -18,6 +18,8 @@ export interface ViewContext {
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const rate = (n: number) => (n >= 100 ? int(n) : n.toFixed(1));
+/** A setting as written: whole numbers without decimals. */
+const num = (n: number) => (Number.isInteger(n) ? int(n) : String(n));
 const ms = (n: number | null) => (n === null ? '-' : n >= 100 ? `${int(n)} ms` : `${n.toFixed(1)} ms`);
 
 function clip(line: string, width: number): string {
@@ -32,13 +34,6 @@ function bar(current: number, desired: number, max: number): string {
   return `[${'█'.repeat(c)}${'▒'.repeat(d - c)}${'·'.repeat(cells - d)}]`;
 }
 
-function wakes(ctx: ViewContext): string {
-  const lag =
-    ctx.activationLagThreshold === 0 ? 'one event waiting' : `lag > ${int(ctx.activationLagThreshold)}`;
-  const arriving = ctx.arrivalRate ? ` or arriving > ${rate(ctx.arrivalRate.activationThreshold)}/s` : '';
-  return `${lag}${arriving} wakes 0 -> 1`;
-}
-
 export function renderView(s: Sample, ctx: ViewContext, width = 80): string[] {
   const clock = `${Math.floor(s.t / 60)}:${String(Math.floor(s.t % 60)).padStart(2, '0')}`;
   const lines = [
@@ -49,10 +44,10 @@ export function renderView(s: Sample, ctx: ViewContext, width = 80): string[] {
     `backlog   lag ${s.lag === null ? '?' : int(s.lag)}   (per worker ${int(ctx.lagThreshold)}, wake above ${int(ctx.activationLagThreshold)})`,
     ...(ctx.arrivalRate
       ? [
-          `arriving  ${s.arrivalRate == null ? '?' : rate(s.arrivalRate)}/s   (per worker ${rate(ctx.arrivalRate.perWorkerRate)}/s, wake above ${rate(ctx.arrivalRate.activationThreshold)}/s)`,
+          `arriving  ${s.arrivalRate == null ? '?' : rate(s.arrivalRate)}/s   (per worker ${num(ctx.arrivalRate.perWorkerRate)}/s, wake above ${num(ctx.arrivalRate.activationThreshold)}/s)`,
         ]
       : []),
-    `          workers = max(ceil(lag / ${int(ctx.lagThreshold)})${ctx.arrivalRate ? `, ceil(arriving / ${rate(ctx.arrivalRate.perWorkerRate)})` : ''}); ${wakes(ctx)}`,
+    `          workers = max(ceil(lag / ${int(ctx.lagThreshold)})${ctx.arrivalRate ? `, ceil(arriving / ${num(ctx.arrivalRate.perWorkerRate)})` : ''})`,
     `replicas  ${bar(s.current, s.desired, ctx.maxReplicas)} current ${s.current}  desired ${s.desired}  max ${ctx.maxReplicas}`,
     `          last: ${ctx.lastDecision ?? 'none yet'}`,
     `applied   ${rate(s.appliedPerSec)}/s   e2e p50 ${ms(s.e2eP50Ms)}  p99 ${ms(s.e2eP99Ms)}   dead letters ${int(s.deadLetters)}`,
