@@ -9,45 +9,45 @@ import {
   Readiness,
   startOpsServer,
 } from '@kvflow/common';
-import { consumerSettings } from './config.js';
 import { createWorkerRuntime } from './runtime.js';
+import { consumerSettings } from './settings.js';
 
-const config = loadSettings(consumerSettings, 'kvflow-consumer');
-const log = createLogger('consumer', config.connection.logLevel);
+const settings = loadSettings(consumerSettings, 'kvflow-consumer');
+const log = createLogger('consumer', settings.connection.logLevel);
 
 async function main(): Promise<void> {
   const registry = createRegistry();
   const readiness = new Readiness(['nats', 'redis', 'consumer']);
   const ops = await startOpsServer({
-    host: config.metricsHost,
-    port: config.metricsPort,
+    host: settings.metricsHost,
+    port: settings.metricsPort,
     registry,
     readiness,
   });
   log.info({ port: ops.port }, 'serving /metrics /healthz /readyz');
 
-  const nc = await connectNats(config.connection, log, `kvflow-consumer-${process.pid}`, {
+  const nc = await connectNats(settings.connection, log, `kvflow-consumer-${process.pid}`, {
     retryForever: true,
   });
   readiness.set('nats', true);
-  const redis = await connectRedis(config.connection, log, `kvflow-consumer-${process.pid}`, {
-    commandTimeoutMs: config.redisCommandTimeoutMs,
+  const redis = await connectRedis(settings.connection, log, `kvflow-consumer-${process.pid}`, {
+    commandTimeoutMs: settings.redisCommandTimeoutMs,
     retryForever: true,
   });
   readiness.set('redis', true);
-  if (config.provision) log.info(await provision(nc, config.stream), 'stream and consumer provisioned');
+  if (settings.provision) log.info(await provision(nc, settings.stream), 'stream and consumer provisioned');
 
   const runtime = await createWorkerRuntime({
     nc,
     redis,
-    stream: config.stream,
-    worker: config.worker,
+    stream: settings.stream,
+    worker: settings.worker,
     registry,
     readiness,
     log,
   });
   log.info(
-    { stream: config.stream.stream, consumer: config.stream.consumer, batchSize: runtime.batchSize },
+    { stream: settings.stream.stream, consumer: settings.stream.consumer, batchSize: runtime.batchSize },
     'worker started',
   );
 
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     stopping = true;
     const started = Date.now();
     log.info(
-      { signal, graceMs: config.shutdownGraceMs },
+      { signal, graceMs: settings.shutdownGraceMs },
       'draining: no new pulls, finishing in-flight events',
     );
     const deadline = setTimeout(() => {
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
         'grace period exceeded; exiting (unacked events will be redelivered)',
       );
       process.exit(1);
-    }, config.shutdownGraceMs);
+    }, settings.shutdownGraceMs);
     await runtime.drain();
     await nc.drain();
     await redis.quit().catch(() => undefined);

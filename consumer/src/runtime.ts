@@ -7,12 +7,12 @@ import {
   type Redis,
   type Registry,
   type StreamSettings,
+  type ValidMessage,
   type WorkerSettings,
 } from '@kvflow/common';
 import { type Consumer, type JsMsg, jetstream } from '@nats-io/jetstream';
-import type { ValidMessage } from './apply-batch.js';
 import { BatchQueue } from './batch-queue.js';
-import { DemoThrottle } from './demo-throttle.js';
+import { SimulatedWork } from './demo/simulated-work.js';
 import { createConsumerMetrics } from './metrics.js';
 import { PullPump } from './pull-pump.js';
 import { RedisGuard } from './redis-guard.js';
@@ -27,11 +27,11 @@ export interface WorkerRuntimeDeps {
   readiness: Readiness;
   log: Logger;
   /** Called after a batch is acknowledged (the benchmark measures end-to-end latency with it). */
-  onApplied?: (events: readonly ValidMessage[]) => void;
+  onApplied?: (events: readonly ValidMessage<JsMsg>[]) => void;
 }
 
 export interface WorkerRuntime {
-  /** The batch size in use (the demo throttle may lower the configured one). */
+  /** The batch size in use (the demo's simulated work may lower the configured one). */
   readonly batchSize: number;
   /** Events pulled and not yet taken by an apply loop. */
   readonly queued: number;
@@ -56,11 +56,11 @@ export async function createWorkerRuntime(d: WorkerRuntimeDeps): Promise<WorkerR
     d.log,
   );
   d.readiness.set('consumer', true);
-  const throttle = new DemoThrottle(d.worker.workMs, d.worker.maxEventsPerSec);
+  const work = new SimulatedWork(d.worker.workMs, d.worker.maxEventsPerSec);
   // The queue has room for the next batch of every apply loop and for the outstanding fetch; with the batches being
   // applied, a worker holds at most 2 * applyConcurrency + 1 batches.
   const queued = d.worker.applyConcurrency + 1;
-  const batchSize = throttle.batchSize(d.worker.batchSize, queued + d.worker.applyConcurrency);
+  const batchSize = work.batchSize(d.worker.batchSize, queued + d.worker.applyConcurrency);
   const queue = new BatchQueue<JsMsg>(batchSize * queued);
   const pump = new PullPump(consumer, queue, { batchSize, expiresMs: d.worker.pullExpiresMs }, d.log);
   const metrics = createConsumerMetrics(d.registry);
@@ -82,7 +82,7 @@ export async function createWorkerRuntime(d: WorkerRuntimeDeps): Promise<WorkerR
     stream: d.stream,
     metrics,
     readiness: d.readiness,
-    throttle,
+    beforeApply: work.enabled ? (events) => work.spend(events) : undefined,
     log: d.log,
     batchSize,
     applyConcurrency: d.worker.applyConcurrency,

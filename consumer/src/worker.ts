@@ -1,17 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type ApplyOutcome,
+  applyFenced,
   backoffMs,
   type Logger,
+  type PoisonMessage,
+  partitionBatch,
   probeRedis,
   publishPoison,
   type Readiness,
   type Redis,
   type StreamSettings,
+  toFencedWrite,
+  type ValidMessage,
 } from '@kvflow/common';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { applyValid, type PoisonMessage, sortBatch, type ValidMessage } from './apply-batch.js';
 import type { BatchQueue } from './batch-queue.js';
-import type { DemoThrottle } from './demo-throttle.js';
 import type { ConsumerMetrics } from './metrics.js';
 import type { PullPump } from './pull-pump.js';
 
@@ -31,7 +35,8 @@ export interface WorkerDeps {
   stream: StreamSettings;
   metrics: ConsumerMetrics;
   readiness: Readiness;
-  throttle: DemoThrottle;
+  /** Runs before each batch is applied, with its number of valid events (the demo's simulated work). */
+  beforeApply?: ((events: number) => Promise<void>) | undefined;
   log: Logger;
   batchSize: number;
   /**
@@ -42,7 +47,7 @@ export interface WorkerDeps {
   nakBaseDelayMs: number;
   nakMaxDelayMs: number;
   /** Called after a batch is acknowledged (used by the benchmark to measure end-to-end latency exactly). */
-  onApplied?: (events: readonly ValidMessage[]) => void;
+  onApplied?: (events: readonly ValidMessage<JsMsg>[]) => void;
 }
 
 /**
@@ -56,8 +61,9 @@ export class Worker {
   private batches = 0;
   /** Redis outages this worker recovered from (one recovery each, however many loops hit the outage). */
   recoveries = 0;
-  private summary: WorkerTotals = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
   private readonly lifetime: WorkerTotals = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
+  /** The totals at the last summary line. */
+  private logged: WorkerTotals = { ...this.lifetime };
 
   constructor(private readonly d: WorkerDeps) {}
 
@@ -97,13 +103,14 @@ export class Worker {
   private async process(batch: JsMsg[]): Promise<void> {
     const { metrics, stream } = this.d;
     for (const m of batch) if (m.redelivered) metrics.redeliveries.inc();
-    const { valid, poison } = sortBatch(batch, stream.valueMaxBytes);
-    await this.d.throttle.spend(valid.length);
+    const { valid, poison } = partitionBatch(batch, stream.valueMaxBytes);
+    await this.d.beforeApply?.(valid.length);
     if (valid.length > 0) {
       const started = performance.now();
-      let outcomes: Awaited<ReturnType<typeof applyValid>>;
+      let outcomes: ApplyOutcome[];
       try {
-        outcomes = await applyValid(this.d.redis, valid, stream.tombstoneTtlMs);
+        const writes = valid.map((v) => toFencedWrite(v.event, v.msg.seq));
+        outcomes = await applyFenced(this.d.redis, writes, stream.tombstoneTtlMs);
       } catch (err) {
         await this.onRedisFailure(valid, poison, err as Error);
         return;
@@ -113,7 +120,7 @@ export class Worker {
       const now = Date.now();
       let applied = 0;
       for (let i = 0; i < valid.length; i++) {
-        const v = valid[i] as ValidMessage;
+        const v = valid[i] as ValidMessage<JsMsg>;
         v.msg.ack();
         if (outcomes[i] === 'applied') {
           applied++;
@@ -123,18 +130,15 @@ export class Worker {
       this.d.onApplied?.(valid);
       metrics.events.inc({ outcome: 'applied' }, applied);
       metrics.events.inc({ outcome: 'stale' }, valid.length - applied);
-      this.summary.applied += applied;
-      this.summary.stale += valid.length - applied;
       this.lifetime.applied += applied;
       this.lifetime.stale += valid.length - applied;
     }
     await this.deadLetter(poison);
     this.batches++;
-    this.summary.events += batch.length;
     this.lifetime.events += batch.length;
   }
 
-  private async deadLetter(poison: PoisonMessage[]): Promise<void> {
+  private async deadLetter(poison: PoisonMessage<JsMsg>[]): Promise<void> {
     for (const { msg, reason } of poison) {
       try {
         await publishPoison(this.d.js, this.d.stream, {
@@ -145,7 +149,6 @@ export class Worker {
         });
         msg.term(reason);
         this.d.metrics.events.inc({ outcome: 'dead_lettered' });
-        this.summary.deadLettered++;
         this.lifetime.deadLettered++;
         this.d.log.warn({ seq: msg.seq, reason }, 'poison message dead-lettered');
       } catch (err) {
@@ -164,7 +167,11 @@ export class Worker {
    * recovery; every other loop that fails meanwhile (or is about to take a batch) waits for that same recovery,
    * so the pump is resumed once, when Redis answers, and never while another loop still hands events back.
    */
-  private async onRedisFailure(valid: ValidMessage[], poison: PoisonMessage[], err: Error): Promise<void> {
+  private async onRedisFailure(
+    valid: ValidMessage<JsMsg>[],
+    poison: PoisonMessage<JsMsg>[],
+    err: Error,
+  ): Promise<void> {
     this.d.metrics.transientFailures.inc();
     for (const v of valid) v.msg.nak(this.nakDelay(v.msg));
     for (const p of poison) p.msg.nak(this.nakDelay(p.msg));
@@ -205,10 +212,19 @@ export class Worker {
     pump.unpause();
   }
 
+  /** Logs what was handled since the last summary line, if anything. */
   private logSummary(): void {
-    if (this.summary.events === 0) return;
-    this.d.log.info({ batches: this.batches, ...this.summary }, 'batch summary');
+    const now = this.lifetime;
+    const was = this.logged;
+    if (now.events === was.events) return;
+    const since: WorkerTotals = {
+      events: now.events - was.events,
+      applied: now.applied - was.applied,
+      stale: now.stale - was.stale,
+      deadLettered: now.deadLettered - was.deadLettered,
+    };
+    this.d.log.info({ batches: this.batches, ...since }, 'batch summary');
     this.batches = 0;
-    this.summary = { events: 0, applied: 0, stale: 0, deadLettered: 0 };
+    this.logged = { ...now };
   }
 }

@@ -1,15 +1,14 @@
 export { type ApiDeps, buildApi } from './api/build-api.js';
 export { ApiError, ERROR_CATALOG, type ErrorCode } from './api/errors.js';
+export { createProducerMetrics, createRateConfigMetrics, publisherMetrics } from './metrics.js';
+export * from './rate-configmap-events.js';
+export { RateGenerator } from './rate-generator.js';
 export {
   LIVE_GENERATOR_KEYS,
   type LiveGeneratorSettings,
   liveGeneratorSettings,
-  loadProducerConfig,
-  type ProducerConfig,
+  type ProducerSettings,
   producerEnv,
   producerSettings,
   type RateConfigMapSettings,
-} from './config.js';
-export { createProducerMetrics, createRateConfigMetrics, publisherMetrics } from './metrics.js';
-export * from './rate-configmap-events.js';
-export { RateGenerator } from './rate-generator.js';
+} from './settings.js';

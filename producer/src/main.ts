@@ -14,13 +14,13 @@ import {
 } from '@kvflow/common';
 import { buildApi } from './api/build-api.js';
 import { monitorBacklog } from './backlog-monitor.js';
-import { producerSettings } from './config.js';
 import { createProducerMetrics, publisherMetrics } from './metrics.js';
 import { followRateConfigMap } from './rate-configmap-follow.js';
 import { RateGenerator } from './rate-generator.js';
+import { producerSettings } from './settings.js';
 
-const config = loadSettings(producerSettings, 'kvflow-producer');
-const log = createLogger('producer', config.connection.logLevel);
+const settings = loadSettings(producerSettings, 'kvflow-producer');
+const log = createLogger('producer', settings.connection.logLevel);
 const name = `kvflow-producer-${process.pid}`;
 
 /**
@@ -37,34 +37,36 @@ async function main(): Promise<void> {
   let publisher: Publisher | undefined;
   let redis: Redis | undefined;
   let stopBacklog: () => void = () => undefined;
-  const generator = new RateGenerator(config.generator, () => publisher, log, metrics);
+  const generator = new RateGenerator(settings.generator, () => publisher, log, metrics);
 
   const app = await buildApi({
     publisher: () => publisher,
     redis: () => redis,
     registry,
     readiness,
-    apiToken: config.apiToken,
-    apiTokenReads: config.apiTokenReads,
-    valueMaxBytes: config.stream.valueMaxBytes,
+    apiToken: settings.apiToken,
+    apiTokenReads: settings.apiTokenReads,
+    valueMaxBytes: settings.stream.valueMaxBytes,
     log,
     generator,
     consumerLag: () =>
-      nc ? readConsumerLag(nc, config.stream) : Promise.reject(new Error('NATS is not connected yet')),
+      nc ? readConsumerLag(nc, settings.stream) : Promise.reject(new Error('NATS is not connected yet')),
   });
-  await app.listen({ host: config.httpHost, port: config.httpPort }).catch((err: Error) => {
-    throw new Error(`cannot listen on ${config.httpHost}:${config.httpPort}: ${err.message}`, { cause: err });
+  await app.listen({ host: settings.httpHost, port: settings.httpPort }).catch((err: Error) => {
+    throw new Error(`cannot listen on ${settings.httpHost}:${settings.httpPort}: ${err.message}`, {
+      cause: err,
+    });
   });
-  log.info({ url: `http://${config.httpHost}:${config.httpPort}`, docs: '/docs' }, 'API listening');
+  log.info({ url: `http://${settings.httpHost}:${settings.httpPort}`, docs: '/docs' }, 'API listening');
 
   // In Kubernetes (RATE_CONFIGMAP): the rate follows its ConfigMap live. Not a readiness condition: while the
   // watch reconnects the producer keeps its current rate (kvflow_rate_config_watch_up says so).
   const rateConfig =
-    config.rateConfigMap &&
+    settings.rateConfigMap &&
     followRateConfigMap({
-      settings: config.rateConfigMap,
+      settings: settings.rateConfigMap,
       generator,
-      initial: config.generator,
+      initial: settings.generator,
       registry,
       log,
     });
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
     stopBacklog();
     await app.close();
     await nc?.drain().catch(() => undefined);
+    publisher?.close();
     await redis?.quit().catch(() => undefined);
     process.exit(0);
   };
@@ -86,12 +89,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   const connectingNats = (async () => {
-    const conn = await connectNats(config.connection, log, name, { retryForever: true });
+    const conn = await connectNats(settings.connection, log, name, { retryForever: true });
     nc = conn;
-    if (config.provision) log.info(await provision(conn, config.stream), 'stream and consumer provisioned');
+    if (settings.provision)
+      log.info(await provision(conn, settings.stream), 'stream and consumer provisioned');
     publisher = new Publisher(
       conn,
-      { subject: config.stream.subject, ...config.publish },
+      { subject: settings.stream.subject, ...settings.publish },
       publisherMetrics(metrics),
     );
     readiness.set('nats', true);
@@ -101,11 +105,11 @@ async function main(): Promise<void> {
         if (s.type === 'reconnect') readiness.set('nats', true);
       }
     })();
-    stopBacklog = monitorBacklog(conn, config.stream, config.backlogPollMs, metrics, log);
+    stopBacklog = monitorBacklog(conn, settings.stream, settings.backlogPollMs, metrics, log);
     if (!stopping) generator.start();
   })();
   const connectingRedis = (async () => {
-    const client = await connectRedis(config.connection, log, name, { retryForever: true });
+    const client = await connectRedis(settings.connection, log, name, { retryForever: true });
     client.on('ready', () => readiness.set('redis', true));
     client.on('close', () => readiness.set('redis', false));
     redis = client;

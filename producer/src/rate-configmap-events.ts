@@ -5,7 +5,7 @@ import {
   type LiveGeneratorSettings,
   liveGeneratorEnv,
   liveGeneratorSettings,
-} from './config.js';
+} from './settings.js';
 
 /**
  * The pure half of following the rate ConfigMap: what a Kubernetes list or watch response says, whether the

@@ -1,9 +1,9 @@
 import { describeProfile, type Logger, type Registry } from '@kvflow/common';
-import type { LiveGeneratorSettings, RateConfigMapSettings } from './config.js';
 import { createRateConfigMetrics } from './metrics.js';
 import { diffRateConfig, ignoredKeys, readRateConfig } from './rate-configmap-events.js';
 import { watchConfigMap } from './rate-configmap-watch.js';
 import type { RateGenerator } from './rate-generator.js';
+import type { LiveGeneratorSettings, RateConfigMapSettings } from './settings.js';
 
 /**
  * The producer following its rate ConfigMap: each new version is validated by the producer's own rules and, when

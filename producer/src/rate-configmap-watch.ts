@@ -4,8 +4,8 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs, type Logger } from '@kvflow/common';
-import type { RateConfigMapSettings } from './config.js';
 import { parseConfigMapList, parseWatchLine, splitLines } from './rate-configmap-events.js';
+import type { RateConfigMapSettings } from './settings.js';
 
 /**
  * A watch on ONE ConfigMap through the Kubernetes API, with Node's https (no client library): list it by

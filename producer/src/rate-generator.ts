@@ -8,8 +8,8 @@ import {
   type RateProfile,
   targetRate,
 } from '@kvflow/common';
-import type { GeneratorSettings } from './config.js';
 import type { ProducerMetrics } from './metrics.js';
+import type { GeneratorSettings } from './settings.js';
 import { SlidingCounter } from './sliding-counter.js';
 
 const TICK_MS = 10;

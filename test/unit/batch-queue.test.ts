@@ -1,7 +1,7 @@
 import { backoffMs } from '@kvflow/common';
 import { describe, expect, it } from 'vitest';
 import { BatchQueue } from '../../consumer/src/batch-queue.js';
-import { DemoThrottle } from '../../consumer/src/demo-throttle.js';
+import { SimulatedWork } from '../../consumer/src/demo/simulated-work.js';
 
 describe('batch queue', () => {
   it('hands over everything waiting, up to the batch size', async () => {
@@ -62,13 +62,13 @@ describe('nak backoff', () => {
 
 describe('demo throttle', () => {
   it('serializes simulated work across concurrent batches (one worker = one CPU)', async () => {
-    const throttle = new DemoThrottle(10, 0);
+    const throttle = new SimulatedWork(10, 0);
     const started = performance.now();
     await Promise.all([throttle.spend(3), throttle.spend(3)]);
     expect(performance.now() - started).toBeGreaterThanOrEqual(58);
     // About one second of simulated work (100 events) in hand, over every batch a worker holds at once.
     expect(throttle.batchSize(256, 1)).toBe(100);
     expect(throttle.batchSize(256, 8)).toBe(13);
-    expect(new DemoThrottle(0, 0).batchSize(256, 8)).toBe(256);
+    expect(new SimulatedWork(0, 0).batchSize(256, 8)).toBe(256);
   });
 });

@@ -1,6 +1,6 @@
 import { ConfigError, env, parseEnv } from '@kvflow/common';
-import { loadConsumerConfig } from '@kvflow/consumer';
-import { loadProducerConfig } from '@kvflow/producer';
+import { consumerSettings } from '@kvflow/consumer';
+import { producerSettings } from '@kvflow/producer';
 import { describe, expect, it } from 'vitest';
 
 function problems(load: () => unknown): string[] {
@@ -15,18 +15,18 @@ function problems(load: () => unknown): string[] {
 
 describe('configuration', () => {
   it('has working defaults for every setting', () => {
-    const p = loadProducerConfig({});
+    const p = producerSettings.parse({});
     expect(p.httpPort).toBe(8080);
     expect(p.generator.profile).toEqual({ kind: 'constant', rate: 0 });
     expect(p.stream.valueMaxBytes).toBe(65_536);
-    const c = loadConsumerConfig({});
+    const c = consumerSettings.parse({});
     expect(c.worker.batchSize).toBe(256);
     expect(c.stream.consumer).toBe('workers');
     expect(c.connection.natsServers).toEqual(['nats://127.0.0.1:4222']);
   });
 
   it('reads fractional rates and profiles', () => {
-    const p = loadProducerConfig({
+    const p = producerSettings.parse({
       RATE: '0.5',
       PROFILE: 'burst',
       BURST_RATE: '2000',
@@ -43,7 +43,7 @@ describe('configuration', () => {
   });
 
   it('treats empty variables as unset', () => {
-    expect(loadConsumerConfig({ BATCH_SIZE: '' }).worker.batchSize).toBe(256);
+    expect(consumerSettings.parse({ BATCH_SIZE: '' }).worker.batchSize).toBe(256);
   });
 
   it.each([
@@ -62,11 +62,13 @@ describe('configuration', () => {
     [{ STREAM_NAME: 'a.b' }, 'STREAM_NAME="a.b" is invalid: expected letters, digits'],
     [{ PROVISION: 'maybe' }, 'PROVISION="maybe" is invalid: expected true or false'],
   ])('rejects %j', (source, message) => {
-    expect(problems(() => loadProducerConfig(source)).join('\n')).toContain(message);
+    expect(problems(() => producerSettings.parse(source)).join('\n')).toContain(message);
   });
 
   it('reports every bad variable at once', () => {
-    const found = problems(() => loadConsumerConfig({ BATCH_SIZE: '0', WORK_MS: 'x', MAX_DELIVER: '1001' }));
+    const found = problems(() =>
+      consumerSettings.parse({ BATCH_SIZE: '0', WORK_MS: 'x', MAX_DELIVER: '1001' }),
+    );
     expect(found).toHaveLength(3);
   });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { consumerEnv, loadConsumerConfig } from '@kvflow/consumer';
-import { loadProducerConfig, producerEnv } from '@kvflow/producer';
+import { consumerEnv, consumerSettings } from '@kvflow/consumer';
+import { producerEnv, producerSettings } from '@kvflow/producer';
 import { describe, expect, it } from 'vitest';
 
 const text = readFileSync(resolve(import.meta.dirname, '../../.env.example'), 'utf8');
@@ -20,7 +20,7 @@ describe('.env.example', () => {
 
   it('shows each default (as its comment header promises)', () => {
     const env = Object.fromEntries(entries);
-    expect(loadProducerConfig(env)).toEqual(loadProducerConfig({}));
-    expect(loadConsumerConfig(env)).toEqual(loadConsumerConfig({}));
+    expect(producerSettings.parse(env)).toEqual(producerSettings.parse({}));
+    expect(consumerSettings.parse(env)).toEqual(consumerSettings.parse({}));
   });
 });

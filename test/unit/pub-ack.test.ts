@@ -1,4 +1,4 @@
-import { readPubAck } from '@kvflow/common';
+import { readPubAck } from '@kvflow/common/internal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 

@@ -7,9 +7,9 @@ import {
   ignoredKeys,
   LIVE_GENERATOR_KEYS,
   liveGeneratorSettings,
-  loadProducerConfig,
   parseConfigMapList,
   parseWatchLine,
+  producerSettings,
   readRateConfig,
   splitLines,
 } from '@kvflow/producer';
@@ -144,7 +144,7 @@ describe('the data', () => {
         valueSize: 16,
       },
     });
-    const atStart = loadProducerConfig(data).generator;
+    const atStart = producerSettings.parse(data).generator;
     expect(read.ok && read.settings).toEqual({
       profile: atStart.profile,
       keySpace: atStart.keySpace,
@@ -222,7 +222,7 @@ describe('the settings (RATE_CONFIGMAP and where the Kubernetes API is)', () => 
   };
   const problems = (env: Record<string, string>) => {
     try {
-      loadProducerConfig(env);
+      producerSettings.parse(env);
     } catch (err) {
       if (err instanceof ConfigError) return err.problems;
       throw err;
@@ -231,20 +231,23 @@ describe('the settings (RATE_CONFIGMAP and where the Kubernetes API is)', () => 
   };
 
   it('is off without RATE_CONFIGMAP, whatever else is set (outside Kubernetes nothing changes)', () => {
-    expect(loadProducerConfig({}).rateConfigMap).toBeUndefined();
-    expect(loadProducerConfig({ KUBERNETES_SERVICE_HOST: '10.96.0.1' }).rateConfigMap).toBeUndefined();
+    expect(producerSettings.parse({}).rateConfigMap).toBeUndefined();
+    expect(producerSettings.parse({ KUBERNETES_SERVICE_HOST: '10.96.0.1' }).rateConfigMap).toBeUndefined();
   });
 
   it('reads the API server from KUBERNETES_SERVICE_HOST/PORT and the token folder from KUBE_SERVICE_ACCOUNT_DIR', () => {
-    expect(loadProducerConfig(inPod).rateConfigMap).toEqual({
+    expect(producerSettings.parse(inPod).rateConfigMap).toEqual({
       name: 'kvflow-producer-rate',
       namespace: 'kvflow',
       apiServer: 'https://10.96.0.1:443',
       serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount',
     });
     expect(
-      loadProducerConfig({ ...inPod, KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' })
-        .rateConfigMap?.apiServer,
+      producerSettings.parse({
+        ...inPod,
+        KUBERNETES_SERVICE_HOST: 'fd00::1',
+        KUBERNETES_SERVICE_PORT: '6443',
+      }).rateConfigMap?.apiServer,
     ).toBe('https://[fd00::1]:6443');
   });
 
@@ -253,7 +256,7 @@ describe('the settings (RATE_CONFIGMAP and where the Kubernetes API is)', () => 
     try {
       writeFileSync(join(dir, 'namespace'), 'apps\n');
       const { POD_NAMESPACE: _, ...env } = inPod;
-      expect(loadProducerConfig({ ...env, KUBE_SERVICE_ACCOUNT_DIR: dir }).rateConfigMap?.namespace).toBe(
+      expect(producerSettings.parse({ ...env, KUBE_SERVICE_ACCOUNT_DIR: dir }).rateConfigMap?.namespace).toBe(
         'apps',
       );
       rmSync(join(dir, 'namespace'));

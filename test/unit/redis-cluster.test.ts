@@ -1,18 +1,14 @@
+import { ConfigError, connectionEnv, connectionSettings, parseEnv, slotTag } from '@kvflow/common';
 import {
-  ConfigError,
-  connectionEnv,
-  connectionSettings,
   decodeClusterCursor,
   encodeClusterCursor,
   isScanCursor,
   keySlot,
   masterAnchors,
-  parseEnv,
   SCAN_CURSOR_MAX,
   SLOT_COUNT,
   scriptGroups,
-  slotTag,
-} from '@kvflow/common';
+} from '@kvflow/common/internal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { clusterDomain } from '../../consumer/src/guard-domains.js';

@@ -95,6 +95,7 @@ export async function importFile(
       if (pending.size >= opts.concurrency) await Promise.race(pending);
     }
     await Promise.all(pending);
+    publisher.close();
     publishing.update(summary.published + summary.failed);
     if (summary.failed > 0) process.stderr.write(`last publish error: ${lastError}\n`);
   }

@@ -31,5 +31,9 @@ export async function writeKey(ctx: CliContext, key: string, value: string | nul
     timeoutMs: 5_000,
     retries: 3,
   });
-  return (await publisher.publish(event)).seq;
+  try {
+    return (await publisher.publish(event)).seq;
+  } finally {
+    publisher.close();
+  }
 }

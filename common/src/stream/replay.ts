@@ -1,7 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type Decoded, decodeEvent } from './event.js';
-import type { StreamSettings } from './settings.js';
+import { type Decoded, decodeEvent } from '../event/event.js';
+import type { StreamSettings } from '../settings/pipeline.js';
 
 export interface ReplayedMessage {
   seq: number;

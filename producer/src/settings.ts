@@ -162,7 +162,7 @@ export interface GeneratorSettings {
   deleteRatio: number;
 }
 
-export interface ProducerConfig {
+export interface ProducerSettings {
   connection: ConnectionSettings;
   stream: StreamSettings;
   httpHost: string;
@@ -178,7 +178,7 @@ export interface ProducerConfig {
   rateConfigMap: RateConfigMapSettings | undefined;
 }
 
-export const producerSettings = defineSettings(producerEnv, (e): ProducerConfig => {
+export const producerSettings = defineSettings(producerEnv, (e): ProducerSettings => {
   if (e.API_TOKEN_READS && !e.API_TOKEN)
     throw new ConfigError([
       'API_TOKEN_READS="true" is invalid: expected API_TOKEN to be set too (reads cannot need a token that does not exist)',
@@ -201,7 +201,3 @@ export const producerSettings = defineSettings(producerEnv, (e): ProducerConfig 
     rateConfigMap: rateConfigMapSettings(e),
   };
 });
-
-export function loadProducerConfig(source: NodeJS.ProcessEnv = process.env): ProducerConfig {
-  return producerSettings.parse(source);
-}

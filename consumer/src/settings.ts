@@ -23,7 +23,7 @@ export const consumerEnv = {
   PROVISION: env.bool(true),
 };
 
-export interface ConsumerConfig {
+export interface ConsumerSettings {
   connection: ConnectionSettings;
   stream: StreamSettings;
   worker: WorkerSettings;
@@ -36,7 +36,7 @@ export interface ConsumerConfig {
 
 export const consumerSettings = defineSettings(
   consumerEnv,
-  (e): ConsumerConfig => ({
+  (e): ConsumerSettings => ({
     connection: connectionSettings(e),
     stream: streamSettings(e),
     worker: workerSettings(e),
@@ -47,7 +47,3 @@ export const consumerSettings = defineSettings(
     provision: e.PROVISION,
   }),
 );
-
-export function loadConsumerConfig(source: NodeJS.ProcessEnv = process.env): ConsumerConfig {
-  return consumerSettings.parse(source);
-}

@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { StreamSettings } from './settings.js';
+import type { StreamSettings } from '../settings/pipeline.js';
 
 /** The two consumer counters the scaler adds up, as both the JetStream API and `/jsz` report them. */
 export interface ConsumerCounters {

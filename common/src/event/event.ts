@@ -1,5 +1,5 @@
 /**
- * Event contract v1 (DESIGN.md §2). One module validates on both sides: the producer before publishing, the
+ * Event contract v1 (docs/architecture.md). One module validates on both sides: the producer before publishing, the
  * consumer after pulling. Validation is hand-written rather than schema-library based because it runs once per
  * event on the worker's hot path.
  */

@@ -1,6 +1,6 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, type StoredMsg } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { maxDeliveriesAdvisorySubject, type StreamSettings } from './settings.js';
+import { maxDeliveriesAdvisorySubject, type StreamSettings } from '../settings/pipeline.js';
 
 /**
  * The dead-letter stream holds two kinds of entries:

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { backoffMs } from './backoff.js';
-import type { Logger } from './logger.js';
-import type { ConnectionSettings } from './settings.js';
+import { backoffMs } from '../service/backoff.js';
+import type { Logger } from '../service/logger.js';
+import type { ConnectionSettings } from '../settings/pipeline.js';
 
 export type { NatsConnection };
 

@@ -1,8 +1,8 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import pRetry, { AbortError } from 'p-retry';
+import { type EventSource, encodeEvent, type KvEvent } from '../event/event.js';
 import { AckWindow, type StreamAck } from './ack-window.js';
-import { type EventSource, encodeEvent, type KvEvent } from './event.js';
 
 /**
  * Lost or late acknowledgements, no stream (yet: a leader election), and the stream's own "temporarily
@@ -46,12 +46,7 @@ export function isStreamFullError(err: unknown): err is JetStreamApiError {
  * Not retried; the API answers 507 `stream_full`.
  */
 export class StreamFullError extends Error {
-  constructor(
-    message: string,
-    /** The JetStream API error code (`err_code`). */
-    readonly apiCode: number,
-    options?: ErrorOptions,
-  ) {
+  constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'StreamFullError';
   }
@@ -86,6 +81,7 @@ export class Publisher {
   private readonly waiting: Array<() => void> = [];
   private waitingHead = 0;
   private connected = true;
+  private closed = false;
 
   private readonly window: AckWindow;
 
@@ -95,12 +91,22 @@ export class Publisher {
     private readonly metrics?: PublisherMetrics,
   ) {
     this.window = new AckWindow(nc, opts.timeoutMs);
+    // Ends with the connection; a closed publisher only stops acting on it.
     void (async () => {
       for await (const s of nc.status()) {
+        if (this.closed) continue;
         if (s.type === 'disconnect') this.connected = false;
         if (s.type === 'reconnect') this.connected = true;
       }
     })();
+  }
+
+  /** Fails the publishes still awaiting an acknowledgement and releases the reply subscription and timer. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.connected = false;
+    this.window.close();
   }
 
   get pending(): number {
@@ -115,7 +121,8 @@ export class Publisher {
   async publish(event: KvEvent): Promise<Published> {
     if (!this.connected) {
       this.metrics?.failed(event.src);
-      throw new PublishUnavailableError('NATS is unreachable; the event was not stored', 2);
+      const why = this.closed ? 'the publisher is closed' : 'NATS is unreachable';
+      throw new PublishUnavailableError(`${why}; the event was not stored`, 2);
     }
     while (this.inFlight >= this.opts.maxInFlight) await this.slot();
     this.inFlight++;
@@ -134,7 +141,7 @@ export class Publisher {
     } catch (err) {
       this.metrics?.failed(event.src);
       if (isStreamFullError(err))
-        throw new StreamFullError(`the stream refused the event: ${err.message}`, err.code, { cause: err });
+        throw new StreamFullError(`the stream refused the event: ${err.message}`, { cause: err });
       throw new PublishUnavailableError(`publish failed: ${(err as Error).message}`, 2, { cause: err });
     } finally {
       this.release();

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * The demo knob: makes a worker slower on purpose (simulated work per event, or a cap on events/s) so that a
+ * The demo's knob, outside the worker's path: the runtime hands `spend` to the worker as its `beforeApply` hook only
+ * when WORK_MS or MAX_EVENTS_PER_SEC is set. It makes a worker slower on purpose (simulated work per event, or a cap on events/s) so that a
  * backlog builds at rates a laptop can produce and the scaler has something to react to. Off by default.
  */
-export class DemoThrottle {
+export class SimulatedWork {
   private readonly msPerEvent: number;
   /** Simulated work is serialized: a worker is one CPU, however many batches it applies at once. */
   private busyUntil: Promise<void> = Promise.resolve();

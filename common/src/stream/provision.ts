@@ -12,7 +12,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
-import { maxDeliveriesAdvisorySubject, type StreamSettings } from './settings.js';
+import { maxDeliveriesAdvisorySubject, type StreamSettings } from '../settings/pipeline.js';
 
 /**
  * Creates or updates the event stream, the dead-letter stream and the durable pull consumer. Idempotent: it runs

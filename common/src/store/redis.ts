@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, type ClusterOptions, type RedisOptions as NodeOptions, Redis as RedisNode } from 'ioredis';
-import { backoffMs } from './backoff.js';
-import type { Logger } from './logger.js';
-import { clusterMasters, slotTag } from './redis-cluster.js';
-import type { ConnectionSettings } from './settings.js';
+import { backoffMs } from '../service/backoff.js';
+import type { Logger } from '../service/logger.js';
+import type { ConnectionSettings } from '../settings/pipeline.js';
+import { clusterMasters, slotTag } from './cluster.js';
 
 /** A Redis connection: one server, or a Redis Cluster (REDIS_CLUSTER) through the ioredis Cluster client. */
 export type Redis = RedisNode | Cluster;

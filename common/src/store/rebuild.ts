@@ -1,8 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { applyFenced, clearAll, type FencedWrite, toFencedWrite } from './kv-store.js';
+import type { StreamSettings } from '../settings/pipeline.js';
+import { replayBounds, replayStream } from '../stream/replay.js';
+import { applyFenced, type FencedWrite, toFencedWrite } from './apply.js';
 import type { Redis } from './redis.js';
-import type { StreamSettings } from './settings.js';
-import { replayBounds, replayStream } from './stream-replay.js';
+import { clearAll } from './scan.js';
 
 export interface RebuildProgress {
   /** Last stream sequence read. */

@@ -1,5 +1,5 @@
-import { ConfigError, defineSettings, type EnvValues, env } from './config.js';
-import { DEFAULT_VALUE_MAX_BYTES } from './event.js';
+import { DEFAULT_VALUE_MAX_BYTES } from '../event/event.js';
+import { ConfigError, defineSettings, type EnvValues, env } from './env.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
