@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the kvflow-producer and kvflow-consumer images from their Dockerfiles, unchanged, with podman (or docker
+# Builds the kvflow-producer and kvflow-consumer images from the Dockerfile (one target each), unchanged, with podman (or docker
 # when podman is absent). Where the base image cannot be pulled (no registry reachable), it is made locally first
 # (scripts/make-base-images.sh).
 # Usage: scripts/build-images.sh REPOSITORY TAG      e.g. scripts/build-images.sh localhost/kvflow dev
@@ -41,7 +41,7 @@ for component in producer consumer; do
   image="$repo/kvflow-$component:$tag"
   say "building $image with $engine"
   start=$SECONDS
-  build -f "$root/$component/Dockerfile" -t "$image" "$root"
+  build -f "$root/Dockerfile" --target "$component" --build-arg "SERVICE=$component" -t "$image" "$root"
   size="$($engine image inspect --format '{{.Size}}' "$image")"
   say "$image built in $((SECONDS - start)) s, $((size / 1000000)) MB"
   if [ "$push" = 1 ]; then $engine push "$image"; fi

@@ -14,20 +14,16 @@ import {
 } from '@kvflow/common';
 import { buildApi, ERROR_CATALOG } from '@kvflow/producer';
 import {
-  connectionFor,
-  consumerLag,
   freePort,
   httpReady,
   type NatsServer,
   type RedisServer,
-  type Service,
-  serviceEnv,
-  settingsFor,
-  spawnService,
+  type ServiceProcess,
   startNats,
   startRedis,
   waitUntil,
-} from '@kvflow/testkit';
+} from '@kvflow/stack';
+import { connectionFor, consumerLag, serviceEnv, settingsFor, spawnService } from '@kvflow/testkit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -45,7 +41,7 @@ let redis: Redis;
 let app: FastifyInstance;
 let readsApp: FastifyInstance;
 let fullApp: FastifyInstance;
-let worker: Service;
+let worker: ServiceProcess;
 let env: Record<string, string>;
 
 const fullEnv = (base: Record<string, string>) => ({

@@ -11,20 +11,16 @@ import {
 } from '@kvflow/common';
 import { buildApi, createProducerMetrics, publisherMetrics, RateGenerator } from '@kvflow/producer';
 import {
-  connectionFor,
-  consumerLag,
   freePort,
   httpReady,
   type NatsServer,
   type RedisServer,
-  type Service,
-  serviceEnv,
-  settingsFor,
-  spawnService,
+  type ServiceProcess,
   startNats,
   startRedis,
   waitUntil,
-} from '@kvflow/testkit';
+} from '@kvflow/stack';
+import { connectionFor, consumerLag, serviceEnv, settingsFor, spawnService } from '@kvflow/testkit';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -35,7 +31,7 @@ let redisServer: RedisServer;
 let nc: NatsConnection;
 let redis: Redis;
 let app: FastifyInstance;
-let worker: Service;
+let worker: ServiceProcess;
 let env: Record<string, string>;
 let generator: RateGenerator;
 

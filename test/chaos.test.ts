@@ -1,17 +1,13 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT, startNats, startRedis, startRedisCluster, waitUntil } from '@kvflow/stack';
 import {
   type ChaosFigures,
   ChaosReport,
   oracleFigures,
-  ROOT,
   scrapeMetric,
-  startNats,
-  startRedis,
-  startRedisCluster,
   type Verification,
   WriteOracle,
-  waitUntil,
 } from '@kvflow/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runFuzzer } from './chaos/fuzz.js';

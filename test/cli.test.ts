@@ -3,20 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats, createLogger, type NatsConnection, readAll } from '@kvflow/common';
 import {
-  connectionFor,
-  consumerLag,
   freePort,
   httpReady,
   type NatsServer,
   type RedisServer,
-  type Service,
-  serviceEnv,
-  settingsFor,
-  spawnService,
+  type ServiceProcess,
   startNats,
   startRedis,
   waitUntil,
-} from '@kvflow/testkit';
+} from '@kvflow/stack';
+import { connectionFor, consumerLag, serviceEnv, settingsFor, spawnService } from '@kvflow/testkit';
 import { jetstream } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +22,7 @@ let redisServer: RedisServer;
 let env: Record<string, string>;
 let nc: NatsConnection;
 let redis: Redis;
-let worker: Service;
+let worker: ServiceProcess;
 
 async function kvflow(...args: string[]) {
   const svc = spawnService('cli/dist/main.js', env, args);

@@ -1,4 +1,5 @@
-import { freePort, spawnService, waitUntil } from '@kvflow/testkit';
+import { freePort, waitUntil } from '@kvflow/stack';
+import { spawnService } from '@kvflow/testkit';
 import { describe, expect, it } from 'vitest';
 
 describe('start-up configuration errors', () => {

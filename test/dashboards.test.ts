@@ -14,22 +14,24 @@ import {
 } from '@kvflow/common';
 import { CLUSTER_METRICS, compileDashboards } from '@kvflow/dashboards';
 import {
-  connectionFor,
-  dashboardQueries,
   freePort,
   httpReady,
-  metricNames,
   type NatsServer,
-  promQuery,
   type RedisServer,
   ROOT,
-  type Service,
-  serviceEnv,
-  settingsFor,
-  spawnService,
+  type ServiceProcess,
   startNats,
   startRedis,
   waitUntil,
+} from '@kvflow/stack';
+import {
+  connectionFor,
+  dashboardQueries,
+  metricNames,
+  promQuery,
+  serviceEnv,
+  settingsFor,
+  spawnService,
 } from '@kvflow/testkit';
 import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,7 +103,7 @@ describe('dashboards against a real Prometheus scraping the running system', () 
   let nats: NatsServer;
   let redis: RedisServer;
   let nc: NatsConnection;
-  let producer: Service;
+  let producer: ServiceProcess;
   let pool: WorkerPool;
   let scaler: LocalScaler;
   let arrivals: ArrivalRateReader | undefined;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { NODE_FLAGS } from '@kvflow/common';
 import { consumerSettings } from '@kvflow/consumer';
 import { producerSettings } from '@kvflow/producer';
-import { ROOT } from '@kvflow/testkit';
+import { ROOT } from '@kvflow/stack';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 
@@ -229,12 +229,15 @@ describe('Taskfile', () => {
 type Instruction = { op: string; args: string; flags: Record<string, string>; words: string[] };
 type Stage = { image: string; name?: string; instructions: Instruction[] };
 
-/** A Dockerfile as its stages and instructions (comments dropped, continuation lines joined, flags split off). */
-function parseDockerfile(text: string): Stage[] {
+/**
+ * A Dockerfile as its stages and instructions (comments dropped, continuation lines joined, flags split off, build
+ * arguments substituted).
+ */
+function parseDockerfile(text: string, buildArgs: Record<string, string> = {}): Stage[] {
   const lines: string[] = [];
   let pending = '';
   for (const raw of text.split('\n')) {
-    const line = raw.trim();
+    const line = raw.trim().replace(/\$\{(\w+)\}/g, (m, name: string) => buildArgs[name] ?? m);
     if (pending === '' && (line === '' || line.startsWith('#'))) continue;
     if (line.endsWith('\\')) {
       pending += `${line.slice(0, -1)} `;
@@ -294,11 +297,21 @@ describe('images and secrets', () => {
   };
 
   it.each(['producer', 'consumer'] as const)(
-    'the %s Dockerfile: two node:24-bookworm-slim stages, every workspace manifest, production-only, non-root, node as PID 1',
+    'the %s image: two node:24-bookworm-slim stages, every workspace manifest, production-only, non-root, node as PID 1',
     (svc) => {
-      const stages = parseDockerfile(readFileSync(join(ROOT, svc, 'Dockerfile'), 'utf8'));
+      // One Dockerfile, built with --build-arg SERVICE=<svc> --target <svc>: build, runtime, then the service's stage.
+      const all = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'), { SERVICE: svc });
+      // A stage as built: the stages it starts from, then its own instructions, and the image at the bottom.
+      const resolved = (name: string): Stage => {
+        const stage = all.find((s) => s.name === name);
+        if (!stage) throw new Error(`no stage ${name} in the Dockerfile`);
+        if (!all.some((s) => s.name === stage.image)) return stage;
+        const base = resolved(stage.image);
+        return { image: base.image, name, instructions: [...base.instructions, ...stage.instructions] };
+      };
+      const [build, final] = [resolved('build'), resolved(svc)];
+      const stages = [build, final];
       expect(stages.map((s) => s.image)).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);
-      const [build, final] = stages as [Stage, Stage];
       expect(build.name).toBe('build');
       const deps = workspaceDeps(svc);
       expect(deps.length).toBeGreaterThan(0);

@@ -1,7 +1,8 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, spawnService } from '@kvflow/testkit';
+import { ROOT } from '@kvflow/stack';
+import { spawnService } from '@kvflow/testkit';
 import { describe, expect, it } from 'vitest';
 import type { ScalingReport } from '../demo/src/report/scaling-report.js';
 import { renderReport } from './report-charts.js';

@@ -1,4 +1,5 @@
 import { type DeadLetter, listDeadLetters, provision, readAll } from '@kvflow/common';
+import { waitUntil } from '@kvflow/stack';
 import {
   caughtUp,
   modelState,
@@ -9,7 +10,6 @@ import {
   settingsFor,
   startWorkerProcess,
   streamNames,
-  waitUntil,
 } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';

@@ -1,5 +1,5 @@
 import { applyFenced, type FencedWrite, readAll } from '@kvflow/common';
-import { type RedisServer, startRedis } from '@kvflow/testkit';
+import { type RedisServer, startRedis } from '@kvflow/stack';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

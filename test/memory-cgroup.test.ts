@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { makeMemoryCgroup, quantityBytes } from '@kvflow/testkit';
+import { makeMemoryCgroup, quantityBytes } from '@kvflow/stack';
 import { describe, expect, it } from 'vitest';
 
 const HEAP_LIMIT = "process.stdout.write(String(require('v8').getHeapStatistics().heap_size_limit))";

@@ -7,14 +7,8 @@ import {
   readLag,
 } from '@kvflow/autoscale';
 import { connectNats, createLogger, type NatsConnection, provision } from '@kvflow/common';
-import {
-  connectionFor,
-  type NatsCluster,
-  type NatsProcess,
-  settingsFor,
-  startNatsCluster,
-  waitUntil,
-} from '@kvflow/testkit';
+import { type NatsCluster, type NatsProcess, startNatsCluster, waitUntil } from '@kvflow/stack';
+import { connectionFor, settingsFor } from '@kvflow/testkit';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -1,19 +1,21 @@
 import { connectNats, createLogger, type NatsConnection, provision } from '@kvflow/common';
 import {
-  connectionFor,
   freePort,
   httpReady,
   type NatsCluster,
   type RedisServer,
-  type Service,
+  type ServiceProcess,
+  startNatsCluster,
+  startRedis,
+  waitUntil,
+} from '@kvflow/stack';
+import {
+  connectionFor,
   serviceEnv,
   settingsFor,
   spawnService,
-  startNatsCluster,
-  startRedis,
   WriteOracle,
   waitCaughtUp,
-  waitUntil,
 } from '@kvflow/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 let cluster: NatsCluster;
 let redis: RedisServer;
 let nc: NatsConnection;
-const services: Service[] = [];
+const services: ServiceProcess[] = [];
 
 beforeAll(async () => {
   [cluster, redis] = await Promise.all([startNatsCluster(3), startRedis()]);

@@ -6,10 +6,9 @@ import {
   provision,
   readAll,
 } from '@kvflow/common';
+import { freePort, httpReady, waitUntil } from '@kvflow/stack';
 import {
   consumerLag,
-  freePort,
-  httpReady,
   mapLimit,
   modelState,
   randomEvent,
@@ -17,7 +16,6 @@ import {
   serviceEnv,
   settingsFor,
   spawnService,
-  waitUntil,
 } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';

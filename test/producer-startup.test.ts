@@ -5,11 +5,11 @@ import {
   freePort,
   type NatsProcess,
   type ServerProcess,
-  spawnService,
   startNatsServer,
   startRedisServer,
   waitUntil,
-} from '@kvflow/testkit';
+} from '@kvflow/stack';
+import { spawnService } from '@kvflow/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /**

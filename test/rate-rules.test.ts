@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROFILE_KINDS, RATE_FIELD_NAMES, RATE_FIELDS } from '@kvflow/common';
 import { producerSettings } from '@kvflow/producer';
-import { ROOT } from '@kvflow/testkit';
+import { ROOT } from '@kvflow/stack';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 

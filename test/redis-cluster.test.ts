@@ -6,23 +6,25 @@ import {
   type StreamSettings,
 } from '@kvflow/common';
 import {
-  connectionFor,
   freePort,
   httpReady,
   type NatsServer,
   type RedisCluster,
   redisCli,
-  type Service,
+  type ServiceProcess,
+  startNats,
+  startRedisCluster,
+  waitUntil,
+} from '@kvflow/stack';
+import {
+  connectionFor,
   scrapeMetric,
   serviceEnv,
   settingsFor,
   spawnService,
-  startNats,
-  startRedisCluster,
   startWorkerProcess,
   WriteOracle,
   waitCaughtUp,
-  waitUntil,
 } from '@kvflow/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,8 +41,8 @@ let nc: NatsConnection;
 let settings: StreamSettings;
 let api: string;
 const workerPorts: number[] = [];
-const workers: Service[] = [];
-const services: Service[] = [];
+const workers: ServiceProcess[] = [];
+const services: ServiceProcess[] = [];
 
 const KEYS = 600;
 

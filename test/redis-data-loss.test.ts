@@ -2,18 +2,16 @@ import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KvEvent, provision, readAll } from '@kvflow/common';
+import { freePort, startRedisServer, waitUntil } from '@kvflow/stack';
 import {
   caughtUp,
-  freePort,
   modelState,
   recordingPublisher,
   scrapeMetric,
   serviceEnv,
   settingsFor,
-  startRedisServer,
   startWorkerProcess,
   streamNames,
-  waitUntil,
 } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
 import { Redis } from 'ioredis';

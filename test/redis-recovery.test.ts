@@ -4,20 +4,22 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DeadLetter, listDeadLetters, provision, readAll } from '@kvflow/common';
 import {
-  consumerLag,
   freePort,
   httpReady,
+  type ServerProcess,
+  type ServiceProcess,
+  startRedisServer,
+  waitUntil,
+} from '@kvflow/stack';
+import {
+  consumerLag,
   modelState,
   recordingPublisher,
-  type ServerProcess,
-  type Service,
   scrapeMetric,
   serviceEnv,
   settingsFor,
   spawnService,
-  startRedisServer,
   streamNames,
-  waitUntil,
 } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -39,7 +41,7 @@ const RESUMED = 'redis is back; resuming pulls';
 
 let redisServer: ServerProcess | undefined;
 let dataDir: string | undefined;
-let workers: Service[] = [];
+let workers: ServiceProcess[] = [];
 
 afterEach(async () => {
   for (const w of workers) w.child.kill('SIGKILL');
@@ -51,7 +53,7 @@ afterEach(async () => {
 });
 
 /** The worker's JSON log lines with this message. */
-function logLines(w: Service, msg: string): number {
+function logLines(w: ServiceProcess, msg: string): number {
   return w
     .output()
     .split('\n')

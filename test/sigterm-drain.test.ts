@@ -1,8 +1,7 @@
 import { type KvEvent, Publisher, provision, readAll } from '@kvflow/common';
+import { freePort, httpReady, waitUntil } from '@kvflow/stack';
 import {
   consumerLag,
-  freePort,
-  httpReady,
   mapLimit,
   modelState,
   randomEvent,
@@ -10,7 +9,6 @@ import {
   serviceEnv,
   settingsFor,
   spawnService,
-  waitUntil,
 } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
 import { Redis } from 'ioredis';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ServerExitedError, startNatsServer } from '@kvflow/testkit';
+import { freePort, ServerExitedError, startNatsServer } from '@kvflow/stack';
 import { expect, it } from 'vitest';
 
 it('a nats-server that cannot start (its port taken) fails at once, not at the health timeout', async () => {

@@ -2,19 +2,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats, createLogger, type NatsConnection, Publisher, provision } from '@kvflow/common';
+import { type NatsServer, type RedisServer, startNats, startRedis, waitUntil } from '@kvflow/stack';
 import {
   connectionFor,
   consumerLag,
   mapLimit,
-  type NatsServer,
-  type RedisServer,
   randomEvent,
   scrapeMetric,
   serviceEnv,
   settingsFor,
-  startNats,
-  startRedis,
-  waitUntil,
 } from '@kvflow/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PoolEvent, WorkerPool } from '../demo/src/scaling/worker-pool.js';

@@ -3,17 +3,17 @@ import { applyFenced, type NatsConnection, type Redis, type StreamSettings } fro
 import {
   freePort,
   httpReady,
+  launchService,
   type NatsServer,
   type RedisServer,
-  type Service,
-  spawnService,
-} from '@kvflow/testkit';
+  type ServiceProcess,
+} from '@kvflow/stack';
 import { jetstreamManager } from '@nats-io/jetstream';
 import autocannon from 'autocannon';
 
 export interface Producer {
   port: number;
-  service: Service;
+  service: ServiceProcess;
   stop(): Promise<void>;
 }
 
@@ -24,20 +24,24 @@ export async function startProducer(
   s: StreamSettings,
 ): Promise<Producer> {
   const port = await freePort();
-  const service = spawnService('producer/dist/main.js', {
-    PATH: process.env.PATH ?? '',
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    LOG_LEVEL: 'warn',
-    PROVISION: 'false',
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: String(port),
-    BACKLOG_POLL_MS: '0',
-    STREAM_NAME: s.stream,
-    STREAM_SUBJECT: s.subject,
-    DLQ_STREAM_NAME: s.dlqStream,
-    DLQ_SUBJECT: s.dlqSubject,
-  });
+  const service = launchService(
+    'producer/dist/main.js',
+    {
+      PATH: process.env.PATH ?? '',
+      NATS_URL: nats.url,
+      REDIS_URL: redis.url,
+      LOG_LEVEL: 'warn',
+      PROVISION: 'false',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(port),
+      BACKLOG_POLL_MS: '0',
+      STREAM_NAME: s.stream,
+      STREAM_SUBJECT: s.subject,
+      DLQ_STREAM_NAME: s.dlqStream,
+      DLQ_SUBJECT: s.dlqSubject,
+    },
+    { captureOutput: true },
+  );
   const deadline = Date.now() + 20_000;
   while (!(await httpReady(port))) {
     if (Date.now() > deadline || service.child.exitCode !== null)

@@ -25,7 +25,7 @@ import {
   loadSettings,
   parseEnv,
 } from '@kvflow/common';
-import { makeMemoryCgroup, ROOT, startNats, startRedis } from '@kvflow/testkit';
+import { makeMemoryCgroup, ROOT, startNats, startRedis } from '@kvflow/stack';
 import { generatorRate, getLoad, getOpenLoop, putRate, seedKeys, startProducer } from './http.js';
 import { bareEndToEnd, endToEnd } from './latency.js';
 import { EVENT_BYTES, kvflowPublish, natsBench } from './publish.js';

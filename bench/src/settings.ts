@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineSettings, env, workerEnv, workerSettings } from '@kvflow/common';
-import { quantityBytes, ROOT } from '@kvflow/testkit';
+import { quantityBytes, ROOT } from '@kvflow/stack';
 import { parse } from 'yaml';
 
 /**

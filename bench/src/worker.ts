@@ -12,11 +12,11 @@ import { createWorkerRuntime } from '@kvflow/consumer';
 import {
   freePort,
   httpReady,
+  launchService,
   type MemoryCgroup,
   type NatsServer,
   type RedisServer,
-  spawnService,
-} from '@kvflow/testkit';
+} from '@kvflow/stack';
 import { type JsMsg, jetstream } from '@nats-io/jetstream';
 import { publishAll, untilAcked, withStream } from './streams.js';
 
@@ -177,7 +177,7 @@ async function workerProcessOn(
 ): Promise<{ readyMs: number; rssMb: number }> {
   const port = await freePort();
   const started = performance.now();
-  const svc = spawnService(
+  const svc = launchService(
     'consumer/dist/main.js',
     {
       PATH: process.env.PATH ?? '',
@@ -191,8 +191,7 @@ async function workerProcessOn(
       DLQ_STREAM_NAME: s.dlqStream,
       DLQ_SUBJECT: s.dlqSubject,
     },
-    [],
-    cgroup,
+    { captureOutput: true, ...(cgroup ? { cgroup } : {}) },
   );
   try {
     while (!(await httpReady(port))) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AutoscalingSettings, autoscalingFromValues, mergeValues, type Values } from '@kvflow/autoscale';
-import { ROOT } from '@kvflow/testkit';
+import { ROOT } from '@kvflow/stack';
 import { parse } from 'yaml';
 import { z } from 'zod';
 

@@ -17,7 +17,7 @@ import {
   Readiness,
   startOpsServer,
 } from '@kvflow/common';
-import { freePort, type ServiceProcess, startService } from '@kvflow/testkit';
+import { freePort, httpReady, launchService, type ServiceProcess, waitUntil } from '@kvflow/stack';
 import { loadDemoSettings } from './demo-settings.js';
 import { authHeader, localSettings } from './local-env.js';
 import {
@@ -117,19 +117,6 @@ function parseOptions() {
 
 const say = (line: string) => process.stdout.write(`kvflow: ${line}\n`);
 
-async function waitReady(port: number, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${what} did not become ready within ${timeoutMs / 1000} s`);
-}
-
 async function setRate(
   port: number,
   query: Record<string, string | number>,
@@ -182,19 +169,19 @@ async function main(): Promise<number> {
     PROVISION: 'false',
     LOG_LEVEL: local.logLevel,
   };
-  const producer: ServiceProcess = startService(
-    'producer',
-    'producer',
+  const producer: ServiceProcess = launchService(
+    'producer/dist/main.js',
     {
+      ...process.env,
       ...baseEnv,
       HTTP_PORT: String(producerPort),
       HTTP_HOST: '127.0.0.1',
       RATE: String(opts.rate),
       BACKLOG_POLL_MS: '1000',
     },
-    stack.logDir,
+    { logFile: join(stack.logDir, 'producer.log') },
   );
-  await waitReady(producerPort, 'the producer');
+  await waitUntil('the producer to be ready', () => httpReady(producerPort), 20_000);
 
   const tty = process.stdout.isTTY === true && !isolated;
   let lastDecision: string | null = null;

@@ -13,7 +13,7 @@ import {
   startNatsServer,
   startRedisCluster,
   startRedisServer,
-} from '@kvflow/testkit';
+} from '@kvflow/stack';
 
 export interface LocalStackOptions {
   natsPort: number;

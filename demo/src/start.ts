@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { join } from 'node:path';
+
 import { loadSettings } from '@kvflow/common';
-import { startService } from '@kvflow/testkit';
+import { launchService } from '@kvflow/stack';
 import { localSettings } from './local-env.js';
 import { DEFAULT_STACK, startLocalStack } from './local-stack.js';
 
@@ -21,8 +23,14 @@ async function main(): Promise<void> {
     HTTP_PORT: String(local.httpPort),
   };
   const port = local.httpPort;
-  const producer = startService('producer', 'producer', env, stack.logDir);
-  const worker = startService('consumer', 'worker-1', { ...env, METRICS_PORT: '9091' }, stack.logDir);
+  const service = (entry: string, name: string, extra: Record<string, string> = {}) =>
+    launchService(
+      entry,
+      { ...process.env, ...env, ...extra },
+      { name, logFile: join(stack.logDir, `${name}.log`) },
+    );
+  const producer = service('producer/dist/main.js', 'producer');
+  const worker = service('consumer/dist/main.js', 'worker-1', { METRICS_PORT: '9091' });
   say(`producer: API http://127.0.0.1:${port} (docs /docs), generating ${env.RATE} events/s`);
   say('worker-1: metrics http://127.0.0.1:9091/metrics');
   say(
@@ -43,7 +51,7 @@ async function main(): Promise<void> {
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop());
   for (const s of [producer, worker]) {
-    void s.exited.then((code) => {
+    void s.exited.then(({ code }) => {
       if (!stopping) {
         say(`${s.name} exited with code ${code}; see ${stack.logDir}/${s.name}.log`);
         void stop();

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from '@kvflow/testkit';
+import { ROOT } from '@kvflow/stack';
 import type { Teardown } from './stack.js';
 
 /**

@@ -1,4 +1,4 @@
-import { redisCli } from '@kvflow/testkit';
+import { redisCli } from '@kvflow/stack';
 
 /** The worker's log lines that open and close its one Redis recovery (consumer/src/worker.ts). */
 export const PAUSED = 'redis apply failed; nak-ing batch and pausing pulls';

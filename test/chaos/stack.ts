@@ -5,11 +5,9 @@ import {
   provision,
   type StreamSettings,
 } from '@kvflow/common';
+import { freePort, httpReady, type ServiceProcess, waitUntil } from '@kvflow/stack';
 import {
   connectionFor,
-  freePort,
-  httpReady,
-  type Service,
   scrapeMetric,
   serviceEnv,
   settingsFor,
@@ -17,13 +15,12 @@ import {
   startWorkerProcess,
   streamNames,
   waitCaughtUp,
-  waitUntil,
 } from '@kvflow/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 
 /** What the chaos scenarios start: torn down in afterAll whatever happened, processes first, servers after. */
 export class Teardown {
-  readonly services: Service[] = [];
+  readonly services: ServiceProcess[] = [];
   private readonly steps: Array<() => Promise<unknown>> = [];
 
   add(step: () => Promise<unknown>): void {
@@ -79,7 +76,7 @@ export class WorkerCounters {
 }
 
 export interface Worker {
-  service: Service;
+  service: ServiceProcess;
   port: number;
 }
 
@@ -90,7 +87,7 @@ export interface Pipeline {
   /** The test's own NATS connection (reconnects by itself, like the services'). */
   nc: NatsConnection;
   api: string;
-  producer: Service;
+  producer: ServiceProcess;
   workers: Worker[];
   counters: WorkerCounters;
   startWorker(): Promise<Worker>;
@@ -151,6 +148,6 @@ export async function startPipeline(opts: {
 }
 
 /** Whether a service process is still the one that was started (it never exited or was restarted). */
-export function stillRunning(s: Service): boolean {
+export function stillRunning(s: ServiceProcess): boolean {
   return s.child.exitCode === null && s.child.signalCode === null;
 }

@@ -4,13 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { autoscalingFromValues } from '@kvflow/autoscale';
 import { connectNats, connectRedis, createLogger, type NatsConnection, type Redis } from '@kvflow/common';
 import { CLUSTER_METRICS } from '@kvflow/dashboards';
+import { ROOT } from '@kvflow/stack';
 import {
   connectionFor,
   consumerLag,
   dashboardQueries,
   metricNames,
   promQuery,
-  ROOT,
   settingsFor,
 } from '@kvflow/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';

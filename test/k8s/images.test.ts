@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, ROOT, settingsFor, streamNames } from '@kvflow/testkit';
+import { freePort, ROOT } from '@kvflow/stack';
+import { settingsFor, streamNames } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

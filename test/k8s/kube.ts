@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { ROOT } from '@kvflow/testkit';
+import { ROOT } from '@kvflow/stack';
 import { parse } from 'yaml';
 
 /** The local node's files (local-k8s/lib.sh: K8S_HOME). */

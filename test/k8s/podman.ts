@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { ROOT } from '@kvflow/testkit';
+import { ROOT } from '@kvflow/stack';
 
 /**
  * podman as this kind of machine needs it (scripts/lib.sh: kv_podman, kv_ulimits): runc, cgroupfs, and explicit

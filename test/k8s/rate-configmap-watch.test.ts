@@ -1,20 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { decodeEvent, type KvEvent } from '@kvflow/common';
+import { freePort, httpReady, ROOT, type ServiceProcess, waitUntil } from '@kvflow/stack';
 import {
   findKubeBinary,
-  freePort,
-  httpReady,
   type KubeApiServer,
-  ROOT,
   requireKubeBinaries,
-  type Service,
   scrapeMetric,
   serviceEnv,
   spawnService,
   startKubeApiServer,
   streamNames,
-  waitUntil,
 } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -64,7 +60,7 @@ function render(): K8sObject[] {
 
 const ctx = useServers();
 let kube: KubeApiServer | undefined;
-let producer: Service | undefined;
+let producer: ServiceProcess | undefined;
 let port = 0;
 let rateConfigMap = '';
 const stream = streamNames('RATECM');

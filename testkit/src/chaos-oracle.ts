@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitUntil } from './services.js';
+import { waitUntil } from '@kvflow/stack';
 
 /**
  * The black-box oracle of the fault tests: a load client that writes through the producer's HTTP API and records

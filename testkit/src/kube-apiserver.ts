@@ -4,8 +4,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT } from './root.js';
-import { freePort } from './server-processes.js';
+import { freePort, ROOT } from '@kvflow/stack';
 
 /**
  * A real Kubernetes API server for tests: etcd and kube-apiserver on free loopback ports, with a temporary

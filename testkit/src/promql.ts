@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './root.js';
+import { ROOT } from '@kvflow/stack';
 
 const FUNCTIONS = new Set([
   'sum',

@@ -10,8 +10,8 @@ import {
   streamEnv,
   streamSettings,
 } from '@kvflow/common';
+import { waitUntil } from '@kvflow/stack';
 import { mapLimit, randomEvent } from './model.js';
-import { waitUntil } from './services.js';
 
 /** Stream settings as a process started with `env` would read them (one source of truth for tests too). */
 export function settingsFor(env: Record<string, string>): StreamSettings {

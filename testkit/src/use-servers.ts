@@ -1,7 +1,7 @@
 import { connectNats, createLogger, type NatsConnection } from '@kvflow/common';
+import { type NatsServer, type RedisServer, type ServiceProcess, startNats, startRedis } from '@kvflow/stack';
 import { afterAll, beforeAll } from 'vitest';
-import { type NatsServer, type RedisServer, startNats, startRedis } from './servers.js';
-import { type Service, serviceEnv } from './services.js';
+import { serviceEnv } from './services.js';
 import { connectionFor } from './streams.js';
 
 export interface ServersContext {
@@ -10,12 +10,12 @@ export interface ServersContext {
   /** A NATS connection for the test itself. */
   nc: NatsConnection;
   /** Processes the test started; killed after the suite. */
-  services: Service[];
+  services: ServiceProcess[];
 }
 
 /** Starts a real nats-server and redis-server for the suite (beforeAll) and tears everything down (afterAll). */
 export function useServers(): ServersContext {
-  const ctx = { services: [] as Service[] } as ServersContext;
+  const ctx = { services: [] as ServiceProcess[] } as ServersContext;
   beforeAll(async () => {
     [ctx.nats, ctx.redis] = await Promise.all([startNats(), startRedis()]);
     ctx.nc = await connectNats(

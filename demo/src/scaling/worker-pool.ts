@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, type ServiceProcess, startService } from '@kvflow/testkit';
+import { freePort, launchService, type ServiceProcess } from '@kvflow/stack';
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'restarting';
 
@@ -108,20 +109,23 @@ export class WorkerPool {
 
   private spawn(w: PoolWorker): void {
     w.state = 'starting';
-    w.process = startService(
-      'consumer',
-      w.name,
+    w.process = launchService(
+      'consumer/dist/main.js',
       {
+        ...process.env,
         ...this.opts.env,
         METRICS_PORT: String(w.metricsPort),
         METRICS_HOST: '127.0.0.1',
       },
-      this.opts.logDir,
-      { onMessage: (m) => this.onMessage(w.name, m) },
+      {
+        name: w.name,
+        logFile: join(this.opts.logDir, `${w.name}.log`),
+        onMessage: (m) => this.onMessage(w.name, m),
+      },
     );
     this.opts.onEvent?.({ kind: 'started', worker: w.name });
     void this.watchReady(w, w.process);
-    void w.process.exited.then((code) => this.onExit(w, code));
+    void w.process.exited.then(({ code }) => this.onExit(w, code));
   }
 
   private async watchReady(w: PoolWorker, proc: ServiceProcess): Promise<void> {

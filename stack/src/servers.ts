@@ -12,11 +12,9 @@ import {
   startNatsServer,
   startRedisClusterNode,
   startRedisServer,
-} from './server-processes.js';
+} from './server-process.js';
 
 /** Real servers for tests and benchmarks: JetStream nats-server and redis-server on free loopback ports. */
-
-export { freePort };
 
 export interface NatsServer extends NatsProcess {
   /** Stops the server but keeps its store, so start() brings the same streams back. */
