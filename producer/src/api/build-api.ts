@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { ConsumerLag, Logger, Publisher, Readiness, Redis, Registry } from '@kvflow/common';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { RateGenerator } from '../rate-generator.js';
-import { requireToken } from './auth.js';
+import { authPolicy } from './auth.js';
 import { errorsPlugin, routeMethods } from './errors.js';
 import { keyRoutes } from './keys.js';
 import { opsRoutes } from './ops.js';
@@ -61,31 +61,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.removeAllContentTypeParsers();
   await app.register(errorsPlugin, { methodsFor, log: deps.log });
 
-  const requireWriteToken = requireToken(deps.apiToken, 'writes');
-  const security = deps.apiToken ? [{ bearer: [] }] : [];
-  const readsProtected = Boolean(deps.apiToken && deps.apiTokenReads);
-  const requireReadToken = readsProtected ? requireToken(deps.apiToken, 'reads') : undefined;
-  const readSecurity = readsProtected ? security : [];
+  const auth = authPolicy(deps.apiToken, deps.apiTokenReads === true);
   await app.register(opsRoutes, { registry: deps.registry, readiness: deps.readiness });
   await app.register(keyRoutes, {
     publisher: accessor(deps.publisher),
     redis: accessor(deps.redis),
     valueMaxBytes: deps.valueMaxBytes,
-    requireWriteToken,
-    requireReadToken,
-    writesProtected: Boolean(deps.apiToken),
-    security,
-    readSecurity,
+    auth,
     consumerLag: deps.consumerLag,
   });
   if (deps.generator)
     await app.register(rateRoutes, {
       generator: deps.generator,
-      requireWriteToken,
-      requireReadToken,
-      writesProtected: Boolean(deps.apiToken),
-      security,
-      readSecurity,
+      auth,
     });
   return app;
 }

@@ -14,8 +14,9 @@ import {
   readEntry,
   StreamFullError,
 } from '@kvflow/common';
-import type { FastifyInstance, FastifyReply, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ReplyError } from 'ioredis';
+import type { AuthPolicy } from './auth.js';
 import { ApiError, errorBodySchema } from './errors.js';
 import {
   DOCUMENTED_VALUE_TYPES,
@@ -32,13 +33,7 @@ export interface KeyRoutesOptions {
   /** The Redis client, once connected; until then reads answer 503. */
   redis: () => Redis | undefined;
   valueMaxBytes: number;
-  requireWriteToken: preHandlerAsyncHookHandler;
-  /** Set when reads need the token too (API_TOKEN_READS). */
-  requireReadToken: preHandlerAsyncHookHandler | undefined;
-  /** Whether writes need the token (API_TOKEN set): documents their 401. */
-  writesProtected: boolean;
-  security: Array<Record<string, string[]>>;
-  readSecurity: Array<Record<string, string[]>>;
+  auth: AuthPolicy;
   consumerLag?: (() => Promise<ConsumerLag>) | undefined;
 }
 
@@ -201,7 +196,6 @@ async function fromRedis<T>(redis: () => Redis | undefined, read: (r: Redis) => 
 export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
   // Every body is read as bytes; the PUT route decides from the media type (before the body is read).
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  const readGuard = o.requireReadToken ? { preHandler: o.requireReadToken } : {};
 
   const publish = async (input: EventInput, reply: FastifyReply) => {
     const publisher = o.publisher();
@@ -224,11 +218,10 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
   const writeResponses = {
     202: accepted,
     400: errorBodySchema,
-    ...(o.writesProtected ? { 401: errorBodySchema } : {}),
+    ...o.auth.writes.responses,
     503: errorBodySchema,
     507: errorBodySchema,
   };
-  const readUnauthorized = o.requireReadToken ? { 401: errorBodySchema } : {};
 
   app.put<{ Params: { key: string } }>(
     '/keys/:key',
@@ -237,12 +230,12 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
       preParsing: async (req) => {
         valueMediaType(req.headers['content-type']);
       },
-      preHandler: o.requireWriteToken,
+      ...o.auth.writes.hooks,
       schema: {
         summary: 'Set a key (asynchronously applied)',
         description: `Answers 202 once the event is durably stored in the stream; a worker applies it soon after. ${TEXTUAL_TYPES_DESCRIPTION}`,
         params: keyParam,
-        security: o.security,
+        security: o.auth.writes.security,
         response: { ...writeResponses, 413: errorBodySchema, 415: errorBodySchema },
       },
       config: { swaggerTransform: documented({ params: keyParamDoc, body: valueBodyDoc }) },
@@ -258,11 +251,11 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
   app.delete<{ Params: { key: string } }>(
     '/keys/:key',
     {
-      preHandler: o.requireWriteToken,
+      ...o.auth.writes.hooks,
       schema: {
         summary: 'Delete a key (asynchronously applied)',
         params: keyParam,
-        security: o.security,
+        security: o.auth.writes.security,
         response: writeResponses,
       },
       config: { swaggerTransform: documented({ params: keyParamDoc }) },
@@ -273,7 +266,7 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
   app.get<{ Params: { key: string }; Querystring: { min_seq?: number; wait_ms: number } }>(
     '/keys/:key',
     {
-      ...readGuard,
+      ...o.auth.reads.hooks,
       schema: {
         summary: 'Read a key from Redis (the materialized view)',
         description:
@@ -301,11 +294,11 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
             },
           },
         },
-        security: o.readSecurity,
+        security: o.auth.reads.security,
         response: {
           200: valueResponse,
           400: errorBodySchema,
-          ...readUnauthorized,
+          ...o.auth.reads.responses,
           404: errorBodySchema,
           409: notYetApplied,
           503: errorBodySchema,
@@ -337,7 +330,7 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
   app.get<{ Querystring: { prefix: string; cursor: string; limit: number } }>(
     '/keys',
     {
-      ...readGuard,
+      ...o.auth.reads.hooks,
       schema: {
         summary: 'List keys by prefix, a page at a time (Redis SCAN semantics: no order, limit is a hint)',
         querystring: {
@@ -354,7 +347,7 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
             limit: { type: 'integer', default: 100, minimum: 1, maximum: 1000 },
           },
         },
-        security: o.readSecurity,
+        security: o.auth.reads.security,
         response: {
           200: {
             type: 'object',
@@ -368,7 +361,7 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
             required: ['keys', 'cursor'],
           },
           400: errorBodySchema,
-          ...readUnauthorized,
+          ...o.auth.reads.responses,
           503: errorBodySchema,
         },
       },

@@ -6,17 +6,14 @@ import {
   RATE_FIELD_NAMES,
   RATE_FIELDS,
 } from '@kvflow/common';
-import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { RateGenerator } from '../rate-generator.js';
+import type { AuthPolicy } from './auth.js';
 import { errorBodySchema } from './errors.js';
 
 export interface RateRoutesOptions {
   generator: RateGenerator;
-  requireWriteToken: preHandlerAsyncHookHandler;
-  requireReadToken: preHandlerAsyncHookHandler | undefined;
-  writesProtected: boolean;
-  security: Array<Record<string, string[]>>;
-  readSecurity: Array<Record<string, string[]>>;
+  auth: AuthPolicy;
 }
 
 /** The `PUT /rate` query, from the one set of rate rules (common/rate-profile). */
@@ -61,11 +58,11 @@ export async function rateRoutes(app: FastifyInstance, o: RateRoutesOptions) {
   app.get(
     '/rate',
     {
-      ...(o.requireReadToken ? { preHandler: o.requireReadToken } : {}),
+      ...o.auth.reads.hooks,
       schema: {
         summary: 'The rate generator: profile, target and achieved events/s',
-        security: o.readSecurity,
-        response: { 200: rateBody, ...(o.requireReadToken ? { 401: errorBodySchema } : {}) },
+        security: o.auth.reads.security,
+        response: { 200: rateBody, ...o.auth.reads.responses },
       },
     },
     async () => current(),
@@ -73,16 +70,12 @@ export async function rateRoutes(app: FastifyInstance, o: RateRoutesOptions) {
   app.put<{ Querystring: ProfileSettings }>(
     '/rate',
     {
-      preHandler: o.requireWriteToken,
+      ...o.auth.writes.hooks,
       schema: {
         summary: 'Change the rate generator now (events/s; fractions allowed; 0 = off)',
         querystring: rateQuery,
-        security: o.security,
-        response: {
-          200: rateBody,
-          400: errorBodySchema,
-          ...(o.writesProtected ? { 401: errorBodySchema } : {}),
-        },
+        security: o.auth.writes.security,
+        response: { 200: rateBody, 400: errorBodySchema, ...o.auth.writes.responses },
       },
     },
     async (req) => {
