@@ -46,9 +46,11 @@ const MSG_ID = 'Nats-Msg-Id';
 const LINE_BREAK = /[\r\n]/;
 
 /**
- * A message's only header, `Nats-Msg-Id`, written in one step. nats.js's general headers canonicalise the key and
- * build the header block as a string for every message (a tenth of a publish's cost); the block here is the same
- * bytes, and the map still holds the id for anything that reads it back.
+ * A message's only header, `Nats-Msg-Id`, written in one step. nats.js's public `headers()` canonicalises the key and
+ * builds the header block as a string for every message; measured side by side (300,000 headers, 5 runs, Node 24)
+ * `headers().set()` + `encode()` took 0.94-1.45 µs and this 0.31-0.52 µs: 0.6-1.1 µs of every publish. It extends
+ * nats.js's internal `MsgHdrsImpl` for that alone; the block is the same bytes, and the map still holds the id for
+ * anything that reads it back.
  */
 class MsgIdHeader extends MsgHdrsImpl {
   private readonly wire: Uint8Array;
