@@ -10,6 +10,7 @@ import {
 } from '@kvflow/stack';
 import { jetstreamManager } from '@nats-io/jetstream';
 import autocannon from 'autocannon';
+import { benchServiceEnv } from './streams.js';
 
 export interface Producer {
   port: number;
@@ -26,20 +27,11 @@ export async function startProducer(
   const port = await freePort();
   const service = launchService(
     'producer/dist/main.js',
-    {
-      PATH: process.env.PATH ?? '',
-      NATS_URL: nats.url,
-      REDIS_URL: redis.url,
-      LOG_LEVEL: 'warn',
-      PROVISION: 'false',
+    benchServiceEnv(nats, redis, s, {
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: String(port),
       BACKLOG_POLL_MS: '0',
-      STREAM_NAME: s.stream,
-      STREAM_SUBJECT: s.subject,
-      DLQ_STREAM_NAME: s.dlqStream,
-      DLQ_SUBJECT: s.dlqSubject,
-    },
+    }),
     { captureOutput: true },
   );
   const deadline = Date.now() + 20_000;

@@ -86,3 +86,24 @@ export async function untilAcked(nc: NatsConnection, s: StreamSettings, n: numbe
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** The environment a kvflow service process needs to run on the benchmark's servers and stream, quiet. */
+export function benchServiceEnv(
+  nats: { url: string },
+  redis: { url: string },
+  s: StreamSettings,
+  extra: Record<string, string>,
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    LOG_LEVEL: 'warn',
+    PROVISION: 'false',
+    STREAM_NAME: s.stream,
+    STREAM_SUBJECT: s.subject,
+    DLQ_STREAM_NAME: s.dlqStream,
+    DLQ_SUBJECT: s.dlqSubject,
+    ...extra,
+  };
+}

@@ -18,7 +18,7 @@ import {
   type RedisServer,
 } from '@kvflow/stack';
 import { type JsMsg, jetstream } from '@nats-io/jetstream';
-import { publishAll, untilAcked, withStream } from './streams.js';
+import { benchServiceEnv, publishAll, untilAcked, withStream } from './streams.js';
 
 /** Runs `use` on a stream holding `n` events and its consumer, ready to drain; the stream is deleted afterwards. */
 function withBacklog<T>(nc: NatsConnection, n: number, use: (s: StreamSettings) => Promise<T>): Promise<T> {
@@ -179,18 +179,7 @@ async function workerProcessOn(
   const started = performance.now();
   const svc = launchService(
     'consumer/dist/main.js',
-    {
-      PATH: process.env.PATH ?? '',
-      NATS_URL: nats.url,
-      REDIS_URL: redis.url,
-      LOG_LEVEL: 'warn',
-      PROVISION: 'false',
-      METRICS_PORT: String(port),
-      STREAM_NAME: s.stream,
-      STREAM_SUBJECT: s.subject,
-      DLQ_STREAM_NAME: s.dlqStream,
-      DLQ_SUBJECT: s.dlqSubject,
-    },
+    benchServiceEnv(nats, redis, s, { METRICS_PORT: String(port) }),
     { captureOutput: true, ...(cgroup ? { cgroup } : {}) },
   );
   try {
