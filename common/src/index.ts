@@ -3,9 +3,14 @@
 // here is internal to the package (tests reach a few internals through `@kvflow/common/internal`).
 
 export { type PoisonMessage, partitionBatch, type ValidMessage } from './event/batch.js';
-// The event contract: one module validates on both sides.
 export {
   CONTENT_TYPE_MAX_LENGTH,
+  isJsonType,
+  type ValueMediaType,
+  valueMediaTypeOf,
+} from './event/content-type.js';
+// The event contract: one module validates on both sides.
+export {
   DEFAULT_VALUE_MAX_BYTES,
   decodeEvent,
   type EventInput,

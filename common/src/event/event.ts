@@ -5,6 +5,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { contentTypeProblem } from './content-type.js';
 
 export const EVENT_VERSION = 1;
 export const KEY_MAX_BYTES = 512;
@@ -77,20 +78,6 @@ export function valueProblem(value: string, maxBytes: number): string | null {
   if (value.length * 3 <= maxBytes) return null;
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > maxBytes) return `value is ${bytes} bytes; the maximum is ${maxBytes}`;
-  return null;
-}
-
-/** Longest content type a set event may carry (RFC 6838 allows 127 characters for each of type and subtype). */
-export const CONTENT_TYPE_MAX_LENGTH = 255;
-// type "/" subtype, both RFC 9110 tokens, lower case; no parameters.
-const CONTENT_TYPE = /^[a-z0-9!#$%&'*+.^_`|~-]+\/[a-z0-9!#$%&'*+.^_`|~-]+$/;
-
-/** Returns why `ct` is not a valid event content type, or null when it is. */
-export function contentTypeProblem(ct: unknown): string | null {
-  if (typeof ct !== 'string') return 'content type is not a string';
-  if (ct.length > CONTENT_TYPE_MAX_LENGTH)
-    return `content type is ${ct.length} characters; the maximum is ${CONTENT_TYPE_MAX_LENGTH}`;
-  if (!CONTENT_TYPE.test(ct)) return `content type ${JSON.stringify(ct)} is not a lower-case "type/subtype"`;
   return null;
 }
 

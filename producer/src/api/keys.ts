@@ -1,6 +1,7 @@
 import {
   type ConsumerLag,
   type EventInput,
+  isJsonType,
   isScanCursor,
   KEY_MAX_BYTES,
   KEY_PATTERN,
@@ -20,7 +21,6 @@ import type { AuthPolicy } from './auth.js';
 import { ApiError, errorBodySchema } from './errors.js';
 import {
   DOCUMENTED_VALUE_TYPES,
-  isJsonType,
   SERVED_VALUE_TYPES,
   servedContentType,
   TEXTUAL_TYPES_DESCRIPTION,
