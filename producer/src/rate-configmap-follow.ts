@@ -1,7 +1,7 @@
 import { describeProfile, type Logger, type Registry } from '@kvflow/common';
 import { createRateConfigMetrics } from './metrics.js';
 import { diffRateConfig, ignoredKeys, readRateConfig } from './rate-configmap-events.js';
-import { watchConfigMap } from './rate-configmap-watch.js';
+import { watchConfigMap } from './rate-configmap-informer.js';
 import type { RateGenerator } from './rate-generator.js';
 import type { LiveGeneratorSettings, RateConfigMapSettings } from './settings.js';
 

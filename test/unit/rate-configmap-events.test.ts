@@ -7,120 +7,15 @@ import {
   ignoredKeys,
   LIVE_GENERATOR_KEYS,
   liveGeneratorSettings,
-  parseConfigMapList,
-  parseWatchLine,
   producerSettings,
   readRateConfig,
-  splitLines,
 } from '@kvflow/producer';
 import { describe, expect, it } from 'vitest';
 
-/** The pure half of following the rate ConfigMap: watch lines, list bodies, validation and the diff. */
-
-const cm = (type: string, rv: string, data?: Record<string, unknown>) =>
-  JSON.stringify({
-    type,
-    object: {
-      kind: 'ConfigMap',
-      apiVersion: 'v1',
-      metadata: { name: 'kvflow-producer-rate', resourceVersion: rv },
-      data,
-    },
-  });
-
-describe('watch events', () => {
-  it('reads ADDED and MODIFIED as the ConfigMap data, with its resourceVersion', () => {
-    expect(parseWatchLine(cm('ADDED', '7', { RATE: '5' }))).toEqual({
-      kind: 'data',
-      resourceVersion: '7',
-      data: { RATE: '5' },
-    });
-    expect(parseWatchLine(cm('MODIFIED', '8', { RATE: '9', PROFILE: 'burst' }))).toEqual({
-      kind: 'data',
-      resourceVersion: '8',
-      data: { RATE: '9', PROFILE: 'burst' },
-    });
-    // No data at all is an empty ConfigMap; non-string values cannot come from the API and are dropped.
-    expect(parseWatchLine(cm('MODIFIED', '9'))).toEqual({ kind: 'data', resourceVersion: '9', data: {} });
-    expect(parseWatchLine(cm('MODIFIED', '9', { RATE: 5 }))).toMatchObject({ data: {} });
-  });
-
-  it('reads DELETED and BOOKMARK as positions to resume from', () => {
-    expect(parseWatchLine(cm('DELETED', '10', { RATE: '5' }))).toEqual({
-      kind: 'deleted',
-      resourceVersion: '10',
-    });
-    const bookmark = JSON.stringify({
-      type: 'BOOKMARK',
-      object: { kind: 'ConfigMap', apiVersion: 'v1', metadata: { resourceVersion: '12345' } },
-    });
-    expect(parseWatchLine(bookmark)).toEqual({ kind: 'bookmark', resourceVersion: '12345' });
-  });
-
-  it('turns a 410 Status into "list again" and any other Status into an error', () => {
-    const status = (code: number, reason: string) =>
-      JSON.stringify({
-        type: 'ERROR',
-        object: {
-          kind: 'Status',
-          apiVersion: 'v1',
-          status: 'Failure',
-          code,
-          reason,
-          message: 'too old resource version: 5 (9)',
-        },
-      });
-    expect(parseWatchLine(status(410, 'Expired'))).toEqual({
-      kind: 'gone',
-      message: 'Expired: too old resource version: 5 (9)',
-    });
-    expect(parseWatchLine(status(500, 'InternalError'))).toMatchObject({ kind: 'error', code: 500 });
-  });
-
-  it('reports lines it cannot read instead of throwing', () => {
-    expect(parseWatchLine('{"type":"ADDED"')).toMatchObject({ kind: 'unreadable' });
-    expect(parseWatchLine('[]')).toMatchObject({ kind: 'unreadable' });
-    expect(parseWatchLine(JSON.stringify({ type: 'ADDED', object: { metadata: {} } }))).toMatchObject({
-      kind: 'unreadable',
-    });
-    expect(parseWatchLine(cm('SURPRISE', '3'))).toMatchObject({ kind: 'unreadable' });
-  });
-
-  it('splits a stream into lines whatever the chunk boundaries', () => {
-    const stream = `${cm('ADDED', '1', { RATE: '1' })}\n${cm('MODIFIED', '2', { RATE: '2' })}\n`;
-    for (const size of [1, 7, 64, stream.length]) {
-      let rest = '';
-      const lines: string[] = [];
-      for (let i = 0; i < stream.length; i += size) {
-        const r = splitLines(rest, stream.slice(i, i + size));
-        lines.push(...r.lines);
-        rest = r.rest;
-      }
-      expect(rest).toBe('');
-      expect(lines.map((l) => parseWatchLine(l))).toMatchObject([
-        { kind: 'data', resourceVersion: '1' },
-        { kind: 'data', resourceVersion: '2' },
-      ]);
-    }
-  });
-});
-
-describe('the list', () => {
-  it('gives the version to watch from and the one ConfigMap, or none', () => {
-    const list = {
-      kind: 'ConfigMapList',
-      apiVersion: 'v1',
-      metadata: { resourceVersion: '42' },
-      items: [{ metadata: { name: 'kvflow-producer-rate', resourceVersion: '40' }, data: { RATE: '3' } }],
-    };
-    expect(parseConfigMapList(list)).toEqual({
-      resourceVersion: '42',
-      configMap: { resourceVersion: '40', data: { RATE: '3' } },
-    });
-    expect(parseConfigMapList({ ...list, items: [] })).toEqual({ resourceVersion: '42', configMap: null });
-    expect(() => parseConfigMapList({ kind: 'Status', code: 403 })).toThrow('not a ConfigMapList');
-  });
-});
+/**
+ * The pure half of following the rate ConfigMap: validation and the diff. The informer is tested against a real
+ * kube-apiserver (test/k8s/rate-configmap-watch.test.ts).
+ */
 
 describe('the data', () => {
   it('applies the start-up rules: the same data gives the same settings as a restart would', () => {
