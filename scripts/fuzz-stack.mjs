@@ -6,33 +6,24 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  freePort,
-  httpReady,
-  serviceEnv,
-  startNats,
-  startRedis,
-  startService,
-  waitUntil,
-} from '@kvflow/testkit';
+import { freePort, httpReady, launchService, startNats, startRedis, waitUntil } from '@kvflow/stack';
 
 const logDir = mkdtempSync(join(tmpdir(), 'kvflow-fuzz-'));
 const [nats, redis] = await Promise.all([startNats(), startRedis()]);
 const [port, metricsPort] = await Promise.all([freePort(), freePort()]);
-const env = serviceEnv(nats, redis, { LOG_LEVEL: 'warn' });
-const producer = startService(
-  'producer',
-  'producer',
-  { ...env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port) },
-  logDir,
-);
+const env = { PATH: process.env.PATH ?? '', NATS_URL: nats.url, REDIS_URL: redis.url, LOG_LEVEL: 'warn' };
+const service = (entry, name, extra) =>
+  launchService(entry, { ...env, ...extra }, { name, logFile: join(logDir, `${name}.log`) });
+const producer = service('producer/dist/main.js', 'producer', {
+  HTTP_HOST: '127.0.0.1',
+  HTTP_PORT: String(port),
+});
 // The producer provisions the stream; the worker waits for it.
-const worker = startService(
-  'consumer',
-  'worker',
-  { ...env, PROVISION: 'false', METRICS_HOST: '127.0.0.1', METRICS_PORT: String(metricsPort) },
-  logDir,
-);
+const worker = service('consumer/dist/main.js', 'worker', {
+  PROVISION: 'false',
+  METRICS_HOST: '127.0.0.1',
+  METRICS_PORT: String(metricsPort),
+});
 
 let stopping = false;
 async function stop(code) {
@@ -45,7 +36,7 @@ async function stop(code) {
 process.on('SIGTERM', () => void stop(0));
 process.on('SIGINT', () => void stop(0));
 for (const service of [producer, worker])
-  service.exited.then((code) => {
+  service.exited.then(({ code }) => {
     if (stopping) return;
     process.stderr.write(
       `fuzz stack: the ${service.name} exited (${code}); see ${logDir}/${service.name}.log\n`,

@@ -80,7 +80,7 @@ export { readAtLeast, readEntry, readValue, type StoredEntry } from './store/rea
 export { rebuildFromStream } from './store/rebuild.js';
 // The store: the fenced apply, the reads, the scans, and the rebuild from the stream.
 export { connectRedis, isCluster, probeRedis, type Redis } from './store/redis.js';
-export { isScanCursor, listKeys, readAll } from './store/scan.js';
+export { isScanCursor, listKeys, readAll, SCAN_CURSOR_PATTERN } from './store/scan.js';
 export { type DeadLetter, listDeadLetters, publishPoison, replayDeadLetter } from './stream/dead-letters.js';
 export { type ConsumerLag, lagOf, readConsumerLag } from './stream/lag.js';
 // The stream: connection, provisioning, backlog, replay and dead letters.

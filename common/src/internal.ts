@@ -9,4 +9,4 @@ export {
   masterAnchors,
   SLOT_COUNT,
 } from './store/cluster.js';
-export { isScanCursor, SCAN_CURSOR_MAX } from './store/scan.js';
+export { isScanCursor, SCAN_CURSOR_MAX, SCAN_CURSOR_PATTERN } from './store/scan.js';

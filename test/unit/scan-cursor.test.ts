@@ -1,9 +1,10 @@
-import { isScanCursor, SCAN_CURSOR_MAX } from '@kvflow/common/internal';
+import { isScanCursor, SCAN_CURSOR_MAX, SCAN_CURSOR_PATTERN } from '@kvflow/common/internal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-/** The listing cursor's rule: a Redis SCAN cursor, an unsigned 64-bit integer in canonical decimal. */
+/** The listing cursor's rule (a Redis SCAN cursor: unsigned 64-bit) is the same in the code and in the schema. */
 describe('list cursor rule', () => {
+  const re = new RegExp(SCAN_CURSOR_PATTERN);
   it.each([
     ['0', true],
     ['7', true],
@@ -16,9 +17,10 @@ describe('list cursor rule', () => {
     ['1e3', false],
   ])('%j -> %s', (cursor, ok) => {
     expect(isScanCursor(cursor)).toBe(ok);
+    expect(re.test(cursor)).toBe(ok);
   });
 
-  it('takes exactly the canonical decimals up to 2^64 - 1', () => {
+  it('the schema pattern and the code agree on any decimal string', () => {
     const digits = fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: 22 });
     const nearMax = fc
       .bigInt({ min: SCAN_CURSOR_MAX - 10n ** 12n, max: SCAN_CURSOR_MAX + 10n ** 12n })
@@ -27,6 +29,7 @@ describe('list cursor rule', () => {
       fc.property(fc.oneof(digits, nearMax), (s) => {
         const expected = !/^0./.test(s) && BigInt(s) <= SCAN_CURSOR_MAX;
         expect(isScanCursor(s)).toBe(expected);
+        expect(re.test(s)).toBe(expected);
       }),
       { numRuns: 5000 },
     );

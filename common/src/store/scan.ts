@@ -8,6 +8,18 @@ import { isCluster, type Redis, type RedisNode } from './redis.js';
 /** The largest SCAN cursor: Redis cursors are unsigned 64-bit integers. */
 export const SCAN_CURSOR_MAX = 18_446_744_073_709_551_615n;
 
+/**
+ * The listing cursor's rule as a pattern, for the API's JSON schema (a schema-valid cursor must be one the API takes):
+ * the decimals from 0 to 2^64 - 1 without leading zeros. Numbers of up to 19 digits, then, for 20 digits, each prefix
+ * of the maximum followed by a smaller digit and any digits, then the maximum itself. A unit test checks it against
+ * `isScanCursor`.
+ */
+export const SCAN_CURSOR_PATTERN =
+  '^(?:0|[1-9][0-9]{0,18}|1[0-7][0-9]{18}|18[0-3][0-9]{17}|184[' +
+  '0-3][0-9]{16}|1844[0-5][0-9]{15}|18446[0-6][0-9]{14}|184467[0-3][0-9]{13}|1844674[0-3][0-9]{12}|184467440[0-6]' +
+  '[0-9]{10}|1844674407[0-2][0-9]{9}|18446744073[0-6][0-9]{8}|1844674407370[0-8][0-9]{6}|18446744073709[0-4][0-9]' +
+  '{5}|184467440737095[0-4][0-9]{4}|18446744073709550[0-9]{3}|18446744073709551[0-5][0-9]{2}|1844674407370955160[0-9]|1844674407370955161[0-4]|18446744073709551615)$';
+
 /** True when `cursor` is a valid listing cursor (what SCAN accepts, in canonical form). */
 export function isScanCursor(cursor: string): boolean {
   return /^(?:0|[1-9][0-9]*)$/.test(cursor) && cursor.length <= 20 && BigInt(cursor) <= SCAN_CURSOR_MAX;

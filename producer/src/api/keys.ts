@@ -2,7 +2,6 @@ import {
   type ConsumerLag,
   type EventInput,
   isJsonType,
-  isScanCursor,
   KEY_MAX_BYTES,
   KEY_PATTERN,
   keyProblem,
@@ -13,6 +12,7 @@ import {
   type Redis,
   readAtLeast,
   readEntry,
+  SCAN_CURSOR_PATTERN,
   StreamFullError,
 } from '@kvflow/common';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -331,6 +331,17 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
     '/keys',
     {
       ...o.auth.reads.hooks,
+      // The cursor's pattern is long: say what it means instead of quoting it.
+      schemaErrorFormatter: (errors, dataVar) =>
+        new Error(
+          errors
+            .map((e) =>
+              e.instancePath === '/cursor' && e.keyword === 'pattern'
+                ? `${dataVar}/cursor must be an unsigned 64-bit integer in decimal, without leading zeros`
+                : `${dataVar}${e.instancePath} ${e.message}`,
+            )
+            .join(', '),
+        ),
       schema: {
         summary: 'List keys by prefix, a page at a time (Redis SCAN semantics: no order, limit is a hint)',
         querystring: {
@@ -340,7 +351,7 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
             cursor: {
               type: 'string',
               default: '0',
-              pattern: '^(?:0|[1-9][0-9]{0,19})$',
+              pattern: SCAN_CURSOR_PATTERN,
               description:
                 'the cursor of the previous page ("0" to start): a decimal unsigned 64-bit integer, no leading zeros',
             },
@@ -366,14 +377,7 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
         },
       },
     },
-    async (req) => {
-      // The schema bounds the digits; 2^64 and above are refused here.
-      if (!isScanCursor(req.query.cursor))
-        throw new ApiError(
-          'bad_request',
-          'querystring/cursor must be an unsigned 64-bit integer in decimal, without leading zeros',
-        );
-      return fromRedis(o.redis, (r) => listKeys(r, req.query.prefix, req.query.cursor, req.query.limit));
-    },
+    async (req) =>
+      fromRedis(o.redis, (r) => listKeys(r, req.query.prefix, req.query.cursor, req.query.limit)),
   );
 }
