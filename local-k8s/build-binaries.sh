@@ -29,9 +29,8 @@ build_module() {
   if [ ${#todo[@]} -eq 0 ]; then say "$(basename "$dir"): binaries present"; return; fi
   for pair in "${todo[@]}"; do
     out="${pair%%=*}"; pkg="${pair#*=}"
-    say "building $out ($pkg) (a cold build takes minutes)"
     local start=$SECONDS
-    (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$K8S_BIN/$out" "$pkg")
+    step "building $out ($pkg)" go -C "$dir" build -trimpath -ldflags "$ldflags" -o "$K8S_BIN/$out" "$pkg"
     echo "$pair $stamp" >"$K8S_BIN/.stamps/$out"
     say "$out built in $((SECONDS - start)) s"
   done

@@ -23,13 +23,12 @@ trap 'rm -rf "$work"' EXIT
 image() {
   local name="$1" containerfile="$2"; shift 2
   if podman image exists "$name"; then return; fi
-  say "building $name"
   local ctx="$work/context-$(basename "${name%%:*}")"
   mkdir -p "$ctx"
   [ $# -eq 0 ] || cp "$@" "$ctx/"
   printf '%s\n' "$containerfile" >"$ctx/Containerfile"
   # shellcheck disable=SC2046
-  kv_podman build --quiet $(kv_ulimits) --network host -f "$ctx/Containerfile" -t "$name" "$ctx" >/dev/null
+  step "building image $name" kv_podman build --quiet $(kv_ulimits) --network host -f "$ctx/Containerfile" -t "$name" "$ctx" >/dev/null
 }
 
 gcc -static -Os -o "$work/pause" "$here/images/pause.c" && strip "$work/pause"

@@ -30,7 +30,8 @@ PROMETHEUS_OPERATOR_VERSION=v0.85.0
 # A module's source folder in the Go module cache (downloaded on first use): module version
 module_source() {
   local dir
-  dir="$(GOFLAGS=-mod=mod go mod download -json "$1@$2" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  dir="$(step "downloading $1@$2 from the Go module proxy" env GOFLAGS=-mod=mod go mod download -json "$1@$2" |
+    sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
   [ -n "$dir" ] && [ -d "$dir" ] || die "could not download $1@$2 from the Go module proxy"
   echo "$dir"
 }

@@ -15,5 +15,5 @@ fi
 command -v go >/dev/null 2>&1 || die "go not found: install Go 1.26.6+ (https://go.dev/doc/install), then rerun"
 mkdir -p "$BIN_DIR" 2>/dev/null || true
 [ -w "$BIN_DIR" ] || die "$BIN_DIR is not writable: run as root or set KVFLOW_BIN_DIR"
-say "building natscli ${NATSCLI_VERSION} (go install github.com/nats-io/natscli/nats); the first build takes a few minutes"
-GOBIN="$BIN_DIR" go install "github.com/nats-io/natscli/nats@${NATSCLI_VERSION}"
+step "building natscli ${NATSCLI_VERSION} (go install github.com/nats-io/natscli/nats)" \
+  env GOBIN="$BIN_DIR" go install "github.com/nats-io/natscli/nats@${NATSCLI_VERSION}"

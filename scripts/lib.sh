@@ -13,3 +13,28 @@ as_root() {
 # refused every value from 65536 up to the shell's hard limit (96365) with "error setting rlimit type 6".
 kv_podman() { podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
 kv_ulimits() { printf -- '--ulimit=nofile=%s:%s --ulimit=nproc=32768:32768' "$(ulimit -Hn)" "$(ulimit -Hn)"; }
+
+# Runs a long step with a heartbeat on stderr: a line every 15 s (KV_HEARTBEAT_S) with the step, the time so far and, when this
+# machine ran the step before, how long it took then (kept in .kvflow/timings/).  usage: step "label" cmd [args...]
+KV_TIMINGS=${KV_TIMINGS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.kvflow/timings}
+step() {
+  local label=$1 key last='' start rc=0 beat
+  shift
+  key=$(printf '%s' "$label" | tr -c 'A-Za-z0-9._-' '_')
+  [ -f "$KV_TIMINGS/$key" ] && last=$(cat "$KV_TIMINGS/$key")
+  say "$label${last:+ (took $last s here last time)}"
+  start=$(date +%s)
+  (
+    while sleep "${KV_HEARTBEAT_S:-15}" && kill -0 $$ 2>/dev/null; do
+      printf '    ... %s: %s s%s\n' "$label" "$(($(date +%s) - start))" "${last:+ of about $last s}" >&2
+    done
+  ) &
+  beat=$!
+  "$@" || rc=$?
+  kill "$beat" 2>/dev/null || true
+  wait "$beat" 2>/dev/null || true
+  if [ "$rc" = 0 ]; then
+    mkdir -p "$KV_TIMINGS" 2>/dev/null && echo "$(($(date +%s) - start))" >"$KV_TIMINGS/$key" 2>/dev/null || true
+  fi
+  return "$rc"
+}

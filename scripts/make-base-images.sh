@@ -51,9 +51,9 @@ trap 'rm -rf "$work"' EXIT
 if [ "$force" = 0 ] && [ "$(label_of "$DEBIAN_IMAGE")" = "$debian_inputs" ]; then
   say "$DEBIAN_IMAGE present"
 else
-  say "making $DEBIAN_IMAGE with debootstrap ($DEBIAN_MIRROR); takes a few minutes"
   rootfs="$work/debian"
-  debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 ||
+  step "making $DEBIAN_IMAGE with debootstrap ($DEBIAN_MIRROR)" \
+    debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 ||
     { tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
   # What the official slim image leaves out: package lists, docs, man pages, caches.
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \

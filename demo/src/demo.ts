@@ -17,16 +17,18 @@ import {
   Readiness,
   startOpsServer,
 } from '@kvflow/common';
-import { freePort, httpReady, launchService, type ServiceProcess, waitUntil } from '@kvflow/stack';
+import {
+  freePort,
+  httpReady,
+  isListening,
+  lastError,
+  launchService,
+  type ServiceProcess,
+  waitUntil,
+} from '@kvflow/stack';
 import { loadDemoSettings } from './demo-settings.js';
 import { authHeader, localSettings } from './local-env.js';
-import {
-  DEFAULT_STACK,
-  type LocalStack,
-  startClusterStack,
-  startIsolatedStack,
-  startLocalStack,
-} from './local-stack.js';
+import { type LocalStack, startClusterStack, startIsolatedStack, startLocalStack } from './local-stack.js';
 import { renderLogLine, renderView } from './observe/live-view.js';
 import { type Sample, StatsCollector } from './observe/stats-collector.js';
 import { buildReport, summarize, writeReport } from './report/scaling-report.js';
@@ -117,6 +119,24 @@ function parseOptions() {
 
 const say = (line: string) => process.stdout.write(`kvflow: ${line}\n`);
 
+// What this run started, undone in reverse on the way out, whether it ends normally, fails or is interrupted: a
+// failed start leaves no server or service of its own behind (servers it reused were never its own).
+const undo: Array<() => Promise<unknown>> = [];
+async function undoAll(): Promise<void> {
+  for (const step of undo.splice(0).reverse()) await step().catch(() => undefined);
+}
+
+/** A start-up failure that names its cause and what to do (the demo exits 1 with it, after undoing its start). */
+class StartError extends Error {}
+
+async function portFree(port: number, what: string, variable: string): Promise<void> {
+  if (await isListening(port)) {
+    throw new StartError(
+      `port ${port} (${what}) is in use: stop what listens there, or set ${variable}=<another port>`,
+    );
+  }
+}
+
 async function setRate(
   port: number,
   query: Record<string, string | number>,
@@ -143,11 +163,23 @@ async function main(): Promise<number> {
   const a = settings.autoscaling;
   const local = loadSettings(localSettings, 'demo');
   const isolated = opts.scenario !== undefined || opts.measureWorker;
+  if (!isolated) {
+    await portFree(local.httpPort, "the producer's API", 'HTTP_PORT');
+    await portFree(local.scalerPort, "the local scaler's metrics", 'SCALER_PORT');
+  }
+  let starting = true;
+  const interrupted = () => {
+    if (!starting) return;
+    say('interrupted during start-up: stopping what was started');
+    void undoAll().then(() => process.exit(130));
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, interrupted);
   const stack: LocalStack = opts.cluster
     ? await startClusterStack(say)
     : isolated
       ? await startIsolatedStack(say)
-      : await startLocalStack({ ...DEFAULT_STACK, say });
+      : await startLocalStack({ ...local.servers, say });
+  undo.push(() => stack.stop());
   const stream = { ...local.stream, replicas: stack.streamReplicas ?? local.stream.replicas };
   const serversEnv = {
     NATS_URL: stack.natsUrl,
@@ -160,10 +192,11 @@ async function main(): Promise<number> {
   );
   const log = createLogger('demo', 'error');
   const nc = await connectNats(connection, log, 'kvflow-demo');
+  undo.push(() => nc.close());
   await provision(nc, stream);
 
   const producerPort = isolated ? await freePort() : local.httpPort;
-  const scalerPort = isolated ? await freePort() : 9400;
+  const scalerPort = isolated ? await freePort() : local.scalerPort;
   const baseEnv = {
     ...serversEnv,
     PROVISION: 'false',
@@ -181,7 +214,21 @@ async function main(): Promise<number> {
     },
     { logFile: join(stack.logDir, 'producer.log') },
   );
-  await waitUntil('the producer to be ready', () => httpReady(producerPort), 20_000);
+  undo.push(() => producer.stop(10_000));
+  // Ready, or its own reason the moment it exits (a port taken since the check, a bad setting in the environment).
+  const producerLog = join(stack.logDir, 'producer.log');
+  await Promise.race([
+    waitUntil('the producer to be ready', () => httpReady(producerPort), 20_000),
+    producer.exited.then(({ code, signal }) => {
+      const why = lastError(producerLog) ?? 'no message';
+      const port = /EADDRINUSE[^\n]*:(\d+)/.exec(why)?.[1];
+      throw new StartError(
+        port
+          ? `port ${port} (the producer's API) is in use: stop what listens there, or set HTTP_PORT=<another port>`
+          : `the producer exited during start-up (${code ?? signal}): ${why} (log: ${producerLog})`,
+      );
+    }),
+  ]);
 
   const tty = process.stdout.isTTY === true && !isolated;
   let lastDecision: string | null = null;
@@ -194,9 +241,11 @@ async function main(): Promise<number> {
         say(`${e.worker} ${e.kind}: ${e.detail ?? ''}`);
     },
   });
+  undo.push(() => pool.stopAll());
   const registry = createRegistry();
   const readiness = new Readiness([]);
   const ops = await startOpsServer({ host: '127.0.0.1', port: scalerPort, registry, readiness });
+  undo.push(() => ops.close());
   // One cached scaler for the scaler loop and the live view, as KEDA's operator and metrics server share one.
   const readLag = createKedaLagReader(
     stack.natsMonitorUrl,
@@ -241,13 +290,7 @@ async function main(): Promise<number> {
       setRate: (rate) => setRate(producerPort, { rate }, authHeader(local)),
       readLag: lag,
       say,
-    }).finally(async () => {
-      await pool.stopAll();
-      await producer.stop(10_000);
-      await ops.close();
-      await nc.close();
-      await stack.stop();
-    });
+    }).finally(undoAll);
     mkdirSync(opts.reportDir, { recursive: true });
     const file = join(opts.reportDir, 'worker-capacity.json');
     writeFileSync(file, `${JSON.stringify(capacity, null, 2)}\n`);
@@ -258,6 +301,7 @@ async function main(): Promise<number> {
     return 0;
   }
   scaler.start();
+  starting = false;
   say(
     `producer http://127.0.0.1:${producerPort} (docs /docs) | scaler metrics http://127.0.0.1:${scalerPort}/metrics | ` +
       `settings from ${settings.files.map((f) => f.replace(`${process.cwd()}/`, '')).join(' + ')}`,
@@ -296,10 +340,7 @@ async function main(): Promise<number> {
     arrivals.stop();
     say('stopping: draining workers…');
     await pool.stopAll();
-    await producer.stop(10_000);
-    await ops.close();
-    await nc.close();
-    await stack.stop();
+    await undoAll();
   };
 
   if (!isolated) {
@@ -386,9 +427,7 @@ async function main(): Promise<number> {
     summary,
   });
   const files = writeReport(opts.reportDir, report);
-  await ops.close();
-  await nc.close();
-  await stack.stop();
+  await undoAll();
   say(`summary ${JSON.stringify(summary)}`);
   say(`wrote ${files.html} and ${files.json}`);
   const ok = summary.lost === 0 && summary.duplicates_applied === 0 && summary.state_matches_model;
@@ -398,8 +437,9 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (err: Error) => {
+  async (err: Error) => {
     process.stderr.write(`demo: ${err.message}\n`);
+    await undoAll();
     process.exit(1);
   },
 );

@@ -42,13 +42,6 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_STACK: Omit<LocalStackOptions, 'say'> = {
-  natsPort: 4222,
-  natsMonitorPort: 8222,
-  redisPort: 6379,
-  dataDir: join(ROOT, '.kvflow'),
-};
-
 type ServerBinary = Parameters<typeof findBinary>[0];
 
 /** Installs missing server binaries with the project's script, or explains precisely how to. */
@@ -76,11 +69,31 @@ async function natsHasJetStream(monitorPort: number): Promise<boolean> {
   }
 }
 
-/** Starts nats-server (JetStream + monitoring) and redis-server, or reuses ones already listening. */
+/**
+ * Starts nats-server (JetStream + monitoring) and redis-server, or reuses ones already listening (and then never
+ * stops them). If one cannot be started, the one this call started is stopped again before the error is thrown.
+ */
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
   const logDir = join(opts.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s();
+  };
+  try {
+    return await startOrReuse(opts, logDir, stops, stop);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function startOrReuse(
+  opts: LocalStackOptions,
+  logDir: string,
+  stops: Array<() => Promise<void>>,
+  stop: () => Promise<void>,
+): Promise<LocalStack> {
   const natsUrl = `nats://127.0.0.1:${opts.natsPort}`;
   const redisUrl = `redis://127.0.0.1:${opts.redisPort}`;
 
@@ -96,7 +109,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
           String(opts.natsMonitorPort),
       );
     }
-    opts.say(`reusing nats-server on :${opts.natsPort} (monitoring :${opts.natsMonitorPort})`);
+    opts.say(
+      `reusing the nats-server on :${opts.natsPort} (monitoring :${opts.natsMonitorPort}); not started here, so it is left running`,
+    );
   } else {
     const nats = await startNatsServer({
       port: opts.natsPort,
@@ -108,7 +123,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     opts.say(`started nats-server on :${opts.natsPort} (JetStream, monitoring :${opts.natsMonitorPort})`);
   }
   if (redisUp) {
-    opts.say(`reusing redis-server on :${opts.redisPort}`);
+    opts.say(`reusing the redis-server on :${opts.redisPort}; not started here, so it is left running`);
   } else {
     const redis = await startRedisServer({
       port: opts.redisPort,
@@ -124,9 +139,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     redisUrl,
     redisCluster: false,
     logDir,
-    stop: async () => {
-      for (const stop of stops.reverse()) await stop();
-    },
+    stop,
   };
 }
 

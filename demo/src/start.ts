@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadSettings } from '@kvflow/common';
 import { launchService } from '@kvflow/stack';
 import { localSettings } from './local-env.js';
-import { DEFAULT_STACK, startLocalStack } from './local-stack.js';
+import { startLocalStack } from './local-stack.js';
 
 /**
  * `npm start`: the system on one machine with one worker (no scaler): local servers, the producer with its API
@@ -14,7 +14,7 @@ const say = (line: string) => process.stdout.write(`kvflow: ${line}\n`);
 
 async function main(): Promise<void> {
   const local = loadSettings(localSettings, 'kvflow');
-  const stack = await startLocalStack({ ...DEFAULT_STACK, say });
+  const stack = await startLocalStack({ ...local.servers, say });
   const env = {
     NATS_URL: stack.natsUrl,
     REDIS_URL: stack.redisUrl,

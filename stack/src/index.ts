@@ -29,5 +29,11 @@ export {
   startRedis,
   startRedisCluster,
 } from './servers.js';
-export { launchService, type ServiceExit, type ServiceOptions, type ServiceProcess } from './service.js';
+export {
+  lastError,
+  launchService,
+  type ServiceExit,
+  type ServiceOptions,
+  type ServiceProcess,
+} from './service.js';
 export { httpReady, waitUntil } from './wait.js';

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -95,4 +95,53 @@ export function launchService(
       return code;
     },
   };
+}
+
+/**
+ * Why a service stopped, from the end of its log: the last fatal or error line pino wrote (its `err`, else its
+ * `msg`), or else the last plain lines (a configuration error is plain text on stderr).
+ */
+export function lastError(logFile: string): string | undefined {
+  let text: string;
+  try {
+    const size = statSync(logFile).size;
+    const fd = openSync(logFile, 'r');
+    try {
+      const length = Math.min(size, 64 * 1024);
+      const buf = Buffer.alloc(length);
+      readSync(fd, buf, 0, length, size - length);
+      text = buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const plain: string[] = [];
+  for (const line of lines.reverse()) {
+    let entry: { level?: unknown; err?: unknown; msg?: unknown } | undefined;
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      entry = undefined;
+    }
+    if (entry === undefined || typeof entry !== 'object' || entry === null) {
+      plain.unshift(line.trim());
+      if (plain.length === 4) break;
+      continue;
+    }
+    if (plain.length > 0) break;
+    if (typeof entry.level === 'number' && entry.level >= 50) {
+      const err = entry.err;
+      const detail =
+        typeof err === 'string'
+          ? err
+          : typeof err === 'object' && err !== null && 'message' in err
+            ? String((err as { message: unknown }).message)
+            : undefined;
+      return [entry.msg, detail].filter((s) => typeof s === 'string' && s !== '').join(': ');
+    }
+  }
+  return plain.length > 0 ? plain.join(' ') : undefined;
 }
