@@ -123,6 +123,30 @@ node_ip_on_lo() { ip -o addr show dev lo | grep -F " $NODE_IP/" >/dev/null; }
 
 is_running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
+# The node's address on lo, or its CNI network's rules, with none of a node's processes alive anywhere: a run killed before its `down` (a
+# session ended, a VM snapshot). What it left on the machine would break this `up` and is cleared: the address,
+# the bridge, its containers' shims, and the iptables rules of kube-proxy, the kubelet (KUBE-*) and of its CNI
+# network ("kvflow"). Its sysctls cannot be put back without its record of them, so that is said.
+clear_stale_node() {
+  say "a local node left its address or rules, and none runs (a run stopped without 'down'): clearing what it left"
+  pkill -9 -f 'containerd-shim-runc-v2 .*-address .*/k8s/containerd/containerd.sock' 2>/dev/null || true
+  ip link delete "$BRIDGE" 2>/dev/null || true
+  ip addr del "$NODE_IP/32" dev lo 2>/dev/null || true
+  local cmd t dump chains
+  for cmd in iptables ip6tables; do
+    command -v "$cmd-save" >/dev/null 2>&1 || continue
+    for t in nat filter mangle; do
+      dump=$("$cmd-save" -t "$t" 2>/dev/null) || continue
+      # The CNI plugin's per-container chains are those its rules, commented with the network's name, jump to.
+      chains=$(printf '%s\n' "$dump" | grep -F 'name: \"kvflow\"' | grep -oE 'CNI-[0-9a-f]+' | sort -u | paste -sd'|' -)
+      printf '%s\n' "$dump" | grep -qE "KUBE-|kvflow${chains:+|$chains}" || continue
+      printf '%s\n' "$dump" | grep -vE "KUBE-|kvflow${chains:+|$chains}" | "$cmd-restore" ||
+        echo "warning: could not clear the old node's $cmd rules in table $t" >&2
+    done
+  done
+  echo "warning: the old node's sysctls (ip_forward, bridge-nf-call-iptables, ...) stay as it set them" >&2
+}
+
 wait_for() { # what seconds command...
   local what="$1" seconds="$2"; shift 2
   local deadline=$((SECONDS + seconds))
@@ -377,6 +401,10 @@ cmd_up() {
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   [ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]}; run: bash local-k8s/install-deps.sh"
   # One node per machine: its address, ports and bridge are fixed.
+  if ! is_running kube-apiserver && ! pgrep -x kube-apiserver >/dev/null && ! pgrep -x kubelet >/dev/null &&
+    { node_ip_on_lo || iptables-save -t nat 2>/dev/null | grep -qF 'name: "kvflow"'; }; then
+    clear_stale_node
+  fi
   if ! is_running kube-apiserver && node_ip_on_lo; then
     die "another local node is up on this machine ($NODE_IP is on lo; its folder: $(pgrep -a kube-apiserver | grep -o -- '--client-ca-file [^ ]*' | sed 's|/pki/ca.crt||;s|--client-ca-file ||' || echo unknown)): run local-k8s/local-k8s.sh down from that checkout first"
   fi
