@@ -1,5 +1,6 @@
+import { spawn } from 'node:child_process';
 import { type DeadLetter, listDeadLetters, provision, readAll } from '@kvflow/common';
-import { waitUntil } from '@kvflow/stack';
+import { requireBinary, waitUntil } from '@kvflow/stack';
 import {
   caughtUp,
   modelState,
@@ -92,5 +93,57 @@ describe('failure rules', () => {
       }),
     ]);
     expect(JSON.parse(Buffer.from(letters[0]?.data as Uint8Array).toString())).toEqual(e);
+  });
+
+  it('an idle worker is not ready within 3 s of losing its Redis, and ready again when Redis is back', async () => {
+    const env = serviceEnv(ctx.nats, ctx.redis, streamNames('IDLE_READY'));
+    await provision(ctx.nc, settingsFor(env));
+    const { port } = await startWorkerProcess(env, ctx.services);
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return { status: res.status, body: (await res.json()) as { checks: Record<string, boolean> } };
+    };
+    expect((await readyz()).status).toBe(200);
+    await ctx.redis.stop();
+    const lost = Date.now();
+    await waitUntil('idle worker not ready', async () => (await readyz()).status === 503, 3_000);
+    expect(Date.now() - lost).toBeLessThan(3_000);
+    expect((await readyz()).body.checks).toMatchObject({ nats: true, redis: false, consumer: true });
+    await ctx.redis.start();
+    await waitUntil('worker ready again', async () => (await readyz()).status === 200, 10_000);
+  });
+
+  it('logs each new cause of one outage: refused, then NOAUTH when Redis comes back with a password', async () => {
+    const env = serviceEnv(ctx.nats, ctx.redis, streamNames('CAUSES'));
+    await provision(ctx.nc, settingsFor(env));
+    const { service } = await startWorkerProcess(env, ctx.services);
+    await ctx.redis.stop();
+    await waitUntil('the refusal logged', () => service.output().includes('ECONNREFUSED'), 5_000);
+    const locked = spawn(
+      requireBinary('redis-server'),
+      [
+        '--port',
+        String(ctx.redis.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--requirepass',
+        'not-the-workers',
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      await waitUntil(
+        'NOAUTH logged as a new cause',
+        () => /"err":"NOAUTH[^"]*","msg":"redis connection error: new cause"/.test(service.output()),
+        10_000,
+      );
+      expect(service.output().match(/ECONNREFUSED/g)?.length).toBe(1);
+    } finally {
+      locked.kill('SIGKILL');
+      await new Promise((r) => locked.once('exit', r));
+      await ctx.redis.start();
+    }
   });
 });

@@ -68,8 +68,16 @@ export class Worker {
   constructor(private readonly d: WorkerDeps) {}
 
   start(): void {
+    // Ready follows the connection too, not only failed applies: an idle worker whose Redis went away is not
+    // ready (it would take events it cannot apply), and is again once the connection is and no recovery runs.
+    this.d.redis.on('close', this.onRedisClose).on('ready', this.onRedisReady);
     this.running ??= this.run();
   }
+
+  private readonly onRedisClose = () => this.d.readiness.set('redis', false);
+  private readonly onRedisReady = () => {
+    if (!this.recovering) this.d.readiness.set('redis', true);
+  };
 
   /** Events handled since start, by outcome. */
   get totals(): Readonly<WorkerTotals> {
@@ -96,6 +104,7 @@ export class Worker {
       await Promise.all(Array.from({ length: Math.max(1, this.d.applyConcurrency) }, loop));
     } finally {
       clearInterval(summaryTimer);
+      this.d.redis.off('close', this.onRedisClose).off('ready', this.onRedisReady);
       this.logSummary();
     }
   }

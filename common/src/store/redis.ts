@@ -110,16 +110,23 @@ async function connectOnce(settings: ConnectionSettings, log: Logger, name: stri
   return redis;
 }
 
-/** Logs an outage once when it starts and once when it ends; on a Cluster, also per node that fails. */
+/**
+ * Logs an outage when it starts, each new cause of it once (refused, then NOAUTH when Redis came back with a
+ * password), and its end; on a Cluster, also per node that fails.
+ */
 function watchConnection(redis: Redis, log: Logger): void {
-  let down = false;
+  const causes = new Set<string>();
   redis.on('error', (err: Error) => {
-    if (!down) log.warn({ err: err.message }, 'redis connection error');
-    down = true;
+    if (causes.has(err.message) || causes.size >= 16) return;
+    log.warn(
+      { err: err.message },
+      causes.size === 0 ? 'redis connection error' : 'redis connection error: new cause',
+    );
+    causes.add(err.message);
   });
   redis.on('ready', () => {
-    if (down) log.info('redis connection restored');
-    down = false;
+    if (causes.size > 0) log.info('redis connection restored');
+    causes.clear();
   });
   if (!isCluster(redis)) return;
   // The client replaces a failed node's connection on every retry, so "back" is a new connection that got ready.
