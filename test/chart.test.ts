@@ -94,6 +94,7 @@ function arrivalRateOf(metadata: Record<string, string> | undefined) {
 }
 
 function podSpec(o: K8sObject): PodSpec | null {
+  if (o.kind === 'Pod') return o.spec as unknown as PodSpec; // the `helm test` hook
   if (o.kind !== 'Deployment' && o.kind !== 'Job') return null;
   return (o.spec as { template: { spec: PodSpec } }).template.spec;
 }
@@ -112,6 +113,25 @@ describe('Helm chart', () => {
     expect(r.code, r.out).toBe(0);
   });
 
+  // What a user's `helm lint --strict` / `helm template` do without a cluster: helm assumes the Kubernetes version
+  // its release build linked in (the client-go it is built with), which must satisfy the chart's kubeVersion. A helm
+  // from a bare `go install` assumes v1.20.0 and refuses the chart: scripts/install-k8s-tools.sh links it in.
+  it.each(Object.entries(VALUE_SETS))(
+    "passes helm lint --strict and renders with helm's own default Kubernetes version, %s values",
+    (_name, files) => {
+      const f = files.flatMap((file) => ['-f', file]);
+      const hint = 'helm lacks its release ldflags: rebuild it with bash scripts/install-k8s-tools.sh';
+      const lint = helm(['lint', CHART, '--strict', ...f]);
+      expect(lint.code, `${hint}\n${lint.out}`).toBe(0);
+      expect(lint.out).toContain('1 chart(s) linted, 0 chart(s) failed');
+      expect(lint.out, 'helm lint --strict reports nothing, not even an INFO').not.toMatch(
+        /\[(INFO|WARNING)\]/,
+      );
+      const template = helm(['template', 'kvflow', CHART, ...f]);
+      expect(template.code, `${hint}\n${template.out}`).toBe(0);
+    },
+  );
+
   it.each(Object.entries(VALUE_SETS))(
     'renders only schema-valid objects with %s values',
     async (_name, files) => {
@@ -122,6 +142,7 @@ describe('Helm chart', () => {
           'Deployment',
           'Job',
           'NetworkPolicy',
+          'Pod',
           'PodDisruptionBudget',
           'PodMonitor',
           'ScaledObject',
@@ -152,7 +173,7 @@ describe('Helm chart', () => {
     expect(r.out).toContain(message);
   });
 
-  it('passes its helm-unittest suites (ScaledObject fields, Reloader annotation, secret references)', () => {
+  it('passes its helm-unittest suites (ScaledObject fields, Reloader annotation, secret references, the helm test hook, NOTES)', () => {
     const r = spawnSync('helm-unittest', ['--strict', CHART], { encoding: 'utf8' });
     if (r.error)
       throw new Error(`helm-unittest not found (run bash scripts/install-k8s-tools.sh): ${r.error.message}`);
@@ -225,9 +246,10 @@ describe('Helm chart', () => {
         }
       }
     }
-    // Every Deployment's pods are selected by a NetworkPolicy and the producer has a PodDisruptionBudget.
+    // Every Deployment's, Job's and the test hook's pods are selected by a NetworkPolicy; the producer has a
+    // PodDisruptionBudget.
     const policies = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => JSON.stringify(o.spec));
-    for (const component of ['producer', 'consumer', 'provision']) {
+    for (const component of ['producer', 'consumer', 'provision', 'api-test']) {
       if (!policies.some((p) => p.includes(`"app.kubernetes.io/component":"${component}"`)))
         problems.push(`no NetworkPolicy for ${component}`);
     }

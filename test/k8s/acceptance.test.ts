@@ -150,6 +150,29 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     });
   });
 
+  it(
+    `helm test ${RELEASE} passes: the chart's test Pod finds /readyz 200 and reads its write back through a worker`,
+    async () => {
+      // The chart's own check, as a user runs it (templates/tests/api-test.yaml): rejects unless helm exits 0.
+      const out = await runLive('helm', ['test', RELEASE, '-n', NS, '--logs', '--timeout', '120s'], 180_000);
+      expect(out).toMatch(new RegExp(`TEST SUITE:\\s+${RELEASE}-api-test`));
+      expect(out).toMatch(/Phase:\s+Succeeded/);
+      expect(out).toMatch(/ok {3}PUT \/keys\/helm-test-\S+: 202 seq \d+/);
+      expect(out).toContain('PASS');
+      // Its write woke a worker: the scaling run below starts from 0 again (KEDA's cooldown, then the pod's exit).
+      await until('the consumer back at 0/0 after helm test', 120 + autoscaling.cooldownPeriod, async () => {
+        const d = await apiGet<Obj<{ replicas?: number }>>(
+          `/apis/apps/v1/namespaces/${NS}/deployments/${CONSUMER}`,
+        );
+        const pods = await apiGet<{ items: unknown[] }>(
+          `/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io/component%3Dconsumer`,
+        );
+        return d.spec?.replicas === 0 && pods.items.length === 0 ? true : undefined;
+      });
+    },
+    (180 + 120 + autoscaling.cooldownPeriod) * 1000,
+  );
+
   const record = () =>
     recordRun({ nc, stream: s, ns: NS, consumer: CONSUMER, hpa: HPA, producerUrl, promUrl: promUrl() });
 
