@@ -22,8 +22,8 @@ APISERVER_PORT=6443
 # The KEDA version helmfiles/ pins (a test checks they agree).
 KEDA_VERSION=v2.20.2
 COREDNS_VERSION=v1.12.1
-# The newest prometheus-operator the Go module proxy serves (kube-prometheus-stack 92.3.0 ships v0.86; the proxy
-# lists only v0.85.0).
+# The newest prometheus-operator the Go module proxy served when pinned (kube-prometheus-stack 88.5.3, the infra
+# helmfile's pin, ships v0.93.1; the proxy listed only v0.85.0).
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 
 
