@@ -22,6 +22,7 @@ step() {
   shift
   key=$(printf '%s' "$label" | tr -c 'A-Za-z0-9._-' '_')
   [ -f "$KV_TIMINGS/$key" ] && last=$(cat "$KV_TIMINGS/$key")
+  [[ $last =~ ^[0-9]+$ ]] && [ "$last" -ge 5 ] || last='' # a step that was quick last time needs no forecast
   say "$label${last:+ (took $last s here last time)}"
   start=$(date +%s)
   (
