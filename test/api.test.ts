@@ -1,8 +1,10 @@
+import { connect as connectTcp } from 'node:net';
 import {
   connectNats,
   connectRedis,
   createLogger,
   createRegistry,
+  type Logger,
   type NatsConnection,
   Publisher,
   provision,
@@ -22,6 +24,7 @@ import {
 } from '@kvflow/stack';
 import { connectionFor, consumerLag, serviceEnv, settingsFor, spawnService } from '@kvflow/testkit';
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const TOKEN = 's3cret-token';
@@ -148,6 +151,39 @@ const put = (key: string, body: string | Buffer, headers: Record<string, string>
     headers: { 'content-type': 'text/plain', ...auth, ...headers },
   });
 
+/** An API with no NATS, and the Redis client given (or none), logging to `log`. */
+function bareApi(redis: Redis | undefined, log?: Logger): Promise<FastifyInstance> {
+  return buildApi({
+    publisher: () => undefined,
+    redis: () => redis,
+    registry: createRegistry(),
+    readiness: new Readiness([]),
+    apiToken: undefined,
+    valueMaxBytes: MAX_VALUE,
+    log,
+  });
+}
+
+/** Sends `request` as it is over TCP; the status and JSON body of the answer (the server then closes). */
+function rawHttp(port: number, request: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(port, '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      answer += d;
+    });
+    // The server may close while the request is still being written: what it answered is what counts.
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d{3}) [^\r]*\r\n[\s\S]*?\r\n\r\n([\s\S]*)$/.exec(answer);
+      if (!m) reject(new Error(`no HTTP answer: ${JSON.stringify(answer.slice(0, 200))}`));
+      else resolve({ status: Number(m[1]), body: JSON.parse(m[2] as string) });
+    });
+    socket.end(request);
+  });
+}
+
 async function applied(): Promise<void> {
   await waitUntil('worker caught up', async () => {
     const lag = await consumerLag(nc, settingsFor(env));
@@ -236,6 +272,100 @@ describe('HTTP API', () => {
     const res = await put('big', 'x'.repeat(MAX_VALUE + 1));
     expect(res.statusCode).toBe(413);
     expect(res.json().error).toBe('value_too_large');
+  });
+
+  it.each([
+    ['a value just over the limit', MAX_VALUE + 1],
+    ['a 70 KB value', 70_000],
+    ['a 5 MB value', 5_000_000],
+  ])('answers %s with the catalog 413, naming the limit and VALUE_MAX_BYTES', async (_what, n) => {
+    const res = await put('big', 'x'.repeat(n));
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toEqual({
+      error: 'value_too_large',
+      message: `value is ${n} bytes; the maximum is ${MAX_VALUE} (VALUE_MAX_BYTES)`,
+    });
+  });
+
+  it.each([
+    ['over the router parameter limit', 'k'.repeat(3000), 'key is 3000 bytes; the maximum is 512'],
+    ['of 10 KB', 'k'.repeat(10_000), 'key is 10000 bytes; the maximum is 512'],
+    [
+      'that is not valid percent-encoding',
+      '%E0%A4%A',
+      'key is not valid percent-encoded UTF-8 (send "%" itself as %25)',
+    ],
+  ])('answers a key %s in the URL with the catalog 400 bad_key', async (_what, key, message) => {
+    for (const res of [await put(key, 'v'), await app.inject({ method: 'GET', url: `/keys/${key}` })]) {
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ error: 'bad_key', message });
+    }
+  });
+
+  it("answers a request over Node.js's header limit (a 100 KB key, a 20 KB header) with the catalog 431", async () => {
+    // Node's HTTP parser refuses these before fastify: only a listening server shows what the client gets.
+    const server = await bareApi(undefined);
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const { port } = server.server.address() as { port: number };
+      const longKey = await rawHttp(
+        port,
+        `PUT /keys/${'k'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nv`,
+      );
+      expect(longKey.status).toBe(431);
+      expect(longKey.body).toEqual({
+        error: 'headers_too_large',
+        message:
+          "the request line and headers are over 16384 bytes, the server's limit: the key in this URL is far " +
+          'over the key limit of 512 bytes',
+      });
+      const bigHeader = await rawHttp(
+        port,
+        `GET /keys/k HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      );
+      expect(bigHeader.status).toBe(431);
+      expect(bigHeader.body).toEqual({
+        error: 'headers_too_large',
+        message: "the request line and headers are over 16384 bytes, the server's limit",
+      });
+      const notHttp = await rawHttp(port, 'HELLO\r\n\r\n');
+      expect(notHttp.status).toBe(400);
+      expect(notHttp.body).toMatchObject({ error: 'bad_request' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("answers a Redis failure with 503 in kvflow's words; the client library's words only in the log", async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const broken = await connectRedis(
+      connectionFor(env),
+      createLogger('api-test', 'silent'),
+      'api-test-broken',
+    );
+    broken.disconnect();
+    const server = await bareApi(broken, log);
+    try {
+      for (const url of ['/keys/k', '/keys?prefix=a', '/keys/k']) {
+        const res = await server.inject({ method: 'GET', url });
+        expect(res.statusCode).toBe(503);
+        expect(res.headers['retry-after']).toBe('2');
+        expect(res.json()).toEqual({
+          error: 'unavailable',
+          message: 'Redis is unavailable (the server logged why); retry later',
+        });
+      }
+      // Logged once per cause (not once per request), with what ioredis said.
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({
+        level: 40,
+        err: expect.stringMatching(/Connection is closed|enableOfflineQueue/),
+        msg: 'answered 503: Redis is unavailable (the server logged why); retry later',
+      });
+    } finally {
+      await server.close();
+    }
   });
 
   it('answers 400 for a value that is not UTF-8', async () => {
@@ -338,6 +468,52 @@ describe('HTTP API', () => {
     expect(((await app.inject({ method: 'GET', url: '/rate' })).json() as RateBody).profile).toEqual(
       before.profile,
     );
+  });
+
+  it.each([
+    ['a JSON body', { 'content-type': 'application/json' }, '{"rate":500}'],
+    ['a form body', { 'content-type': 'application/x-www-form-urlencoded' }, 'rate=500'],
+    ['a body without a type', {}, 'rate=500'],
+  ])(
+    'answers PUT /rate with %s: it takes query parameters, with an example',
+    async (_what, headers, body) => {
+      const before = (await app.inject({ method: 'GET', url: '/rate' })).json() as RateBody;
+      const res = await app.inject({
+        method: 'PUT',
+        url: '/rate',
+        headers: { ...auth, ...headers },
+        payload: body,
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: 'bad_request',
+        message:
+          'PUT /rate takes query parameters, not a body: e.g. PUT /rate?rate=500 (or ' +
+          'PUT /rate?rate=50&profile=burst&burstRate=1000&burstS=10); parameters: profile, rate, stepRate, periodS, ' +
+          'amplitude, burstRate, burstS',
+      });
+      expect(((await app.inject({ method: 'GET', url: '/rate' })).json() as RateBody).profile).toEqual(
+        before.profile,
+      );
+    },
+  );
+
+  it('takes PUT /rate with a Content-Type but an empty body (some clients always send one)', async () => {
+    const res = await app.inject({
+      method: 'PUT',
+      url: '/rate?rate=0',
+      headers: { ...auth, 'content-type': 'application/json', 'content-length': '0' },
+    });
+    expect(res.statusCode).toBe(200);
+  });
+
+  it('answers PUT /rate with an unknown profile by listing the profiles', async () => {
+    const res = await app.inject({ method: 'PUT', url: '/rate?rate=1&profile=wat', headers: auth });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      error: 'bad_request',
+      message: 'querystring/profile must be one of constant, step, sine, burst',
+    });
   });
 
   it('answers 401 to PUT /rate without the token', async () => {

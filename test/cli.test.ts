@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats, createLogger, type NatsConnection, readAll } from '@kvflow/common';
@@ -7,6 +7,7 @@ import {
   httpReady,
   type NatsServer,
   type RedisServer,
+  ROOT,
   type ServiceProcess,
   startNats,
   startRedis,
@@ -93,6 +94,37 @@ describe('kvflow CLI (real servers)', () => {
       code: 2,
       output: expect.stringContaining('no such file'),
     });
+  });
+
+  it('rejects a directory with exit 2, saying it is one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvflow-import-dir-'));
+    const res = await kvflow('import', dir);
+    expect(res.code).toBe(2);
+    expect(res.output).toContain(`kvflow: ${dir} is a directory: give a file of "<key> <value>" lines`);
+    expect(res.output).not.toContain('EISDIR');
+  });
+
+  it.each(['--version', '-V'])('prints its version with %s and exits 0', async (flag) => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'cli/package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(await kvflow(flag)).toEqual({ code: 0, output: `${version}\n` });
+  });
+
+  it('says it cannot connect to Redis at its URL and why, exits as for NATS, and logs nothing', async () => {
+    const port = await freePort(); // nothing listens there
+    const run = async (override: Record<string, string>, args: string[]) => {
+      const svc = spawnService('cli/dist/main.js', { ...env, ...override }, args);
+      return { code: (await svc.exited).code, output: svc.output() };
+    };
+    const redisDown = await run({ REDIS_URL: `redis://127.0.0.1:${port}` }, ['get', 'k']);
+    const natsDown = await run({ NATS_URL: `nats://127.0.0.1:${port}` }, ['set', 'k', 'v']);
+    expect(redisDown.output).toBe(
+      `kvflow: cannot connect to Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+    );
+    expect(natsDown.output).toMatch(/^kvflow: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .+\n$/);
+    expect(redisDown.code).toBe(natsDown.code);
+    expect(redisDown.code).toBe(1);
   });
 
   it('sets, gets and deletes a key through the pipeline', async () => {

@@ -274,6 +274,17 @@ function runSeal(o: { withKubeseal: boolean; plainIgnored: boolean; plainExists:
 }
 
 describe('Taskfile', () => {
+  /** A kubectl for the tasks' preconditions: one whose config has a current context, or one without any. */
+  const fakeKubectl = (kind: 'with-context' | 'no-context') => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvflow-kubectl-'));
+    const contextExit = kind === 'with-context' ? 0 : 1;
+    writeFileSync(
+      join(dir, 'kubectl'),
+      `#!/bin/sh\n[ "$1 $2" = "config current-context" ] && exit ${contextExit}\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    return dir;
+  };
   type Listed = { tasks: Array<{ name: string; desc: string }> };
   const listed = (flag: string) => {
     const r = run('task', [flag, '--json']);
@@ -283,10 +294,12 @@ describe('Taskfile', () => {
 
   it('task deploy applies the SealedSecret before the release, and syncs without the helm-diff plugin', () => {
     // helm-diff is refused by the Go module proxy here, so no helm on this machine has it: helmfile sync.
-    const r = run('task', ['--dry', 'deploy', 'ENV=local-k8s']);
+    const r = run('task', ['--dry', 'deploy', 'ENV=local', 'REPO=registry.example.com/kvflow'], {
+      PATH: `${fakeKubectl('with-context')}:${process.env.PATH}`,
+    });
     expect(r.code, r.out).toBe(0);
     const sealed = r.out.indexOf('kubectl -n kvflow apply -f secrets/kvflow-credentials.sealed.yaml');
-    const release = r.out.indexOf('helmfile -e local-k8s -f helmfiles/10-kvflow.yaml.gotmpl sync');
+    const release = r.out.indexOf('helmfile -e local -f helmfiles/10-kvflow.yaml.gotmpl sync');
     expect(sealed, r.out).toBeGreaterThan(0);
     expect(release).toBeGreaterThan(sealed);
     expect(r.out).toContain(
@@ -344,6 +357,22 @@ describe('Taskfile', () => {
     expect(noContext.code).not.toBe(0);
     expect(noContext.out).toMatch(/kubectl not found|kubectl has no current context/);
   });
+
+  it.each([[['update-rate', 'RATE=500']], [['logs']]])(
+    'checks for a cluster as task deploy does before running kubectl: task %j',
+    (args) => {
+      // No kubeconfig at all: kubectl would talk to localhost:8080 (and update-rate would say "not deployed").
+      const dir = mkdtempSync(join(tmpdir(), 'kvflow-kubeconfig-'));
+      const r = run('task', args, {
+        KUBECONFIG: join(dir, 'no-such-kubeconfig'),
+        PATH: `${fakeKubectl('no-context')}:${process.env.PATH}`,
+      });
+      expect(r.code, r.out).not.toBe(0);
+      expect(r.out).toContain('kubectl has no current context: create a cluster');
+      expect(r.out).not.toContain('not deployed');
+      expect(r.out).not.toContain('localhost:8080');
+    },
+  );
 });
 
 type Instruction = { op: string; args: string; flags: Record<string, string>; words: string[] };

@@ -19,6 +19,11 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** The CLI's version: its package's (cli/package.json, next to dist/). */
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
 let context: CliContext | null = null;
 const ctx = () => {
   context ??= new CliContext();
@@ -35,6 +40,7 @@ const program = new Command('kvflow')
 Exit codes: 0 ok, 1 failure (e.g. NATS or Redis unreachable), 2 usage or configuration error,
             3 not found, 4 finished but some input was skipped (import with malformed lines).`,
   )
+  .version(VERSION, '-V, --version', 'print the version and exit')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 

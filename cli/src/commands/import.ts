@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { newEvent, Publisher } from '@kvflow/common';
 import { type CliContext, CliError, EXIT } from '../context.js';
 import { scanKvFile } from '../kv-file.js';
@@ -21,6 +20,42 @@ export interface ImportSummary {
 
 const MAX_REPORTED_ERRORS = 100;
 
+const isADirectory = (file: string) => `${file} is a directory: give a file of "<key> <value>" lines`;
+
+/** Why a path cannot be imported, in words (exit 2: the path given is wrong), or null for another failure. */
+function pathProblem(file: string, err: NodeJS.ErrnoException): string | null {
+  switch (err.code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return `cannot read ${file}: no such file`;
+    case 'EACCES':
+    case 'EPERM':
+      return `cannot read ${file}: permission denied`;
+    case 'EISDIR':
+      return isADirectory(file);
+    default:
+      return null;
+  }
+}
+
+/** Opens the file to import, or throws a CliError saying what is wrong with the path. */
+async function openInput(file: string): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const problem = pathProblem(file, e);
+    throw new CliError(problem ?? `cannot read ${file}: ${e.message}`, problem ? EXIT.usage : EXIT.failure);
+  }
+  // open() takes a directory (only reading it fails, with EISDIR): ask first.
+  if ((await handle.stat()).isDirectory()) {
+    await handle.close();
+    throw new CliError(isADirectory(file), EXIT.usage);
+  }
+  return handle;
+}
+
 /**
  * Publishes a `<key> <value>` file as set events. Later lines win: the file is read first into a map of the last
  * value per key, then the map is published with bounded concurrency (publishing concurrently does not preserve
@@ -31,15 +66,8 @@ export async function importFile(
   file: string,
   opts: { concurrency: number; dryRun: boolean },
 ): Promise<ImportSummary> {
-  const size = await stat(file).then(
-    (s) => s.size,
-    (err: NodeJS.ErrnoException) => {
-      throw new CliError(
-        `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
-        EXIT.usage,
-      );
-    },
-  );
+  const handle = await openInput(file);
+  const size = (await handle.stat()).size;
   const summary: ImportSummary = {
     file,
     lines: 0,
@@ -52,7 +80,7 @@ export async function importFile(
     seconds: 0,
   };
   // Bytes, not text: the format's line ends, BOM and UTF-8 check are kv-file.ts's (readline would split at a lone \r).
-  const input = createReadStream(file);
+  const input = handle.createReadStream();
   const reading = new Progress('reading  ', size);
   const { latest, ...scanned } = await scanKvFile(input, ctx.stream.valueMaxBytes, {
     maxErrors: MAX_REPORTED_ERRORS,

@@ -91,16 +91,24 @@ function createClient(settings: ConnectionSettings, name: string, opts: RedisOpt
 async function connectOnce(settings: ConnectionSettings, log: Logger, name: string, opts: RedisOptions) {
   const redis = createClient(settings, name, opts);
   const where = settings.redisUrls.map(redactUrl).join(',');
-  watchConnection(redis, log);
+  // While connecting, the socket's error (ECONNREFUSED, NOAUTH, …) is the reason, not the client's own words for
+  // what followed ("Connection is closed."); it is reported once, in the error below, not logged as well.
+  let reason: Error | undefined;
+  const connecting = (err: Error) => {
+    reason ??= err;
+  };
+  redis.on('error', connecting);
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
     throw new Error(
-      `cannot connect to Redis${settings.redisCluster ? ' Cluster' : ''} at ${where}: ${(err as Error).message}`,
-      { cause: err },
+      `cannot connect to Redis${settings.redisCluster ? ' Cluster' : ''} at ${where}: ${(reason ?? (err as Error)).message}`,
+      { cause: reason ?? err },
     );
   }
+  redis.off('error', connecting);
+  watchConnection(redis, log);
   log.info(
     isCluster(redis)
       ? { url: where, masters: clusterMasters(redis).masters.map((m) => m.node) }

@@ -4,7 +4,13 @@ import type { ConsumerLag, Logger, Publisher, Readiness, Redis, Registry } from 
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { RateGenerator } from '../rate-generator.js';
 import { authPolicy } from './auth.js';
-import { errorsPlugin, routeMethods } from './errors.js';
+import {
+  clientErrorHandler,
+  errorsPlugin,
+  frameworkErrors,
+  routeMethods,
+  schemaErrorFormatter,
+} from './errors.js';
 import { keyRoutes } from './keys.js';
 import { opsRoutes } from './ops.js';
 import { rateRoutes } from './rate.js';
@@ -43,6 +49,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Keys may be 512 bytes, i.e. up to 1,536 characters percent-encoded (the default limit is 100).
     routerOptions: { maxParamLength: 2048 },
     bodyLimit: deps.valueMaxBytes,
+    // Every refusal in the catalog's shape: the router's (a bad URL, a key over maxParamLength), Node.js's parser's
+    // (headers over maxHeaderSize), and validation messages that list an enum's values.
+    frameworkErrors,
+    clientErrorHandler,
+    schemaErrorFormatter,
   });
   await app.register(swagger, {
     openapi: {
@@ -59,7 +70,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const methodsFor = routeMethods(app);
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.removeAllContentTypeParsers();
-  await app.register(errorsPlugin, { methodsFor, log: deps.log });
+  await app.register(errorsPlugin, { methodsFor, log: deps.log, valueMaxBytes: deps.valueMaxBytes });
 
   const auth = authPolicy(deps.apiToken, deps.apiTokenReads === true);
   await app.register(opsRoutes, { registry: deps.registry, readiness: deps.readiness });

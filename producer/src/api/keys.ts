@@ -18,7 +18,13 @@ import {
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ReplyError } from 'ioredis';
 import type { AuthPolicy } from './auth.js';
-import { ApiError, errorBodySchema } from './errors.js';
+import {
+  ApiError,
+  errorBodySchema,
+  REDIS_UNAVAILABLE,
+  schemaErrorMessage,
+  valueTooLargeMessage,
+} from './errors.js';
 import {
   DOCUMENTED_VALUE_TYPES,
   SERVED_VALUE_TYPES,
@@ -157,7 +163,7 @@ function decodeValue(body: Buffer | undefined, maxBytes: number, json: boolean):
   const bytes = body ?? Buffer.alloc(0);
   // Normally caught earlier by the body limit (413 from fastify's own code); checked here on the bytes too.
   if (bytes.length > maxBytes)
-    throw new ApiError('value_too_large', `value is ${bytes.length} bytes; the maximum is ${maxBytes}`);
+    throw new ApiError('value_too_large', valueTooLargeMessage(bytes.length, maxBytes));
   let value: string;
   try {
     value = utf8.decode(bytes);
@@ -186,9 +192,7 @@ async function fromRedis<T>(redis: () => Redis | undefined, read: (r: Redis) => 
     return await read(r);
   } catch (err) {
     if (err instanceof ReplyError) throw err;
-    throw new ApiError('unavailable', `Redis is unavailable: ${(err as Error).message}`, RETRY_AFTER_S, {
-      cause: err,
-    });
+    throw new ApiError('unavailable', REDIS_UNAVAILABLE, RETRY_AFTER_S, { cause: err });
   }
 }
 
@@ -338,7 +342,7 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
             .map((e) =>
               e.instancePath === '/cursor' && e.keyword === 'pattern'
                 ? `${dataVar}/cursor must be an unsigned 64-bit integer in decimal, without leading zeros`
-                : `${dataVar}${e.instancePath} ${e.message}`,
+                : schemaErrorMessage(e, dataVar),
             )
             .join(', '),
         ),

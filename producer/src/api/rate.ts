@@ -9,7 +9,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { RateGenerator } from '../rate-generator.js';
 import type { AuthPolicy } from './auth.js';
-import { errorBodySchema } from './errors.js';
+import { ApiError, errorBodySchema } from './errors.js';
 
 export interface RateRoutesOptions {
   generator: RateGenerator;
@@ -44,6 +44,16 @@ const rateBody = {
   required: ['profile', 'description', 'target_rate', 'actual_rate'],
 } as const;
 
+/** The one example every "how do I call PUT /rate" answer gives. */
+export const RATE_EXAMPLE =
+  'PUT /rate?rate=500 (or PUT /rate?rate=50&profile=burst&burstRate=1000&burstS=10)';
+
+/** PUT /rate reads its query only: a body (any media type) is refused before it is read, saying so. */
+function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 /**
  * Live control of the rate generator: `GET /rate` shows it, `PUT /rate?rate=500&profile=burst&…` changes it at
  * once (the local counterpart of `task update-rate`).
@@ -55,6 +65,8 @@ export async function rateRoutes(app: FastifyInstance, o: RateRoutesOptions) {
     target_rate: o.generator.targetRateNow(),
     actual_rate: o.generator.actualRate(),
   });
+  // An empty body with a Content-Type (some clients always send one) is no body: not a 415.
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
   app.get(
     '/rate',
     {
@@ -70,9 +82,18 @@ export async function rateRoutes(app: FastifyInstance, o: RateRoutesOptions) {
   app.put<{ Querystring: ProfileSettings }>(
     '/rate',
     {
+      preParsing: async (req) => {
+        if (hasBody(req.headers))
+          throw new ApiError(
+            'bad_request',
+            `PUT /rate takes query parameters, not a body: e.g. ${RATE_EXAMPLE}; ` +
+              `parameters: profile, ${RATE_FIELD_NAMES.join(', ')}`,
+          );
+      },
       ...o.auth.writes.hooks,
       schema: {
         summary: 'Change the rate generator now (events/s; fractions allowed; 0 = off)',
+        description: `The settings are query parameters (no body), e.g. ${RATE_EXAMPLE}.`,
         querystring: rateQuery,
         security: o.auth.writes.security,
         response: { 200: rateBody, 400: errorBodySchema, ...o.auth.writes.responses },
