@@ -34,7 +34,7 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}) {
 
 describe('the infrastructure helmfile against the upstream charts it pins', () => {
   // Copies of the upstream charts at the pinned versions (no chart repository is reachable from these machines).
-  const upstream = process.env.KVFLOW_UPSTREAM_CHARTS ?? join(ROOT, '../shared/upstream-charts');
+  const upstream = join(ROOT, 'helmfiles/upstream-charts');
   type Doc = { kind: string; metadata: { name: string }; spec?: unknown };
   /** A value deep in a rendered object, by a dotted path. */
   const at = (value: unknown, path: string): unknown =>
@@ -64,78 +64,68 @@ describe('the infrastructure helmfile against the upstream charts it pins', () =
       .filter((d): d is Doc => d !== null && typeof d === 'object' && 'kind' in d);
   };
 
-  it.skipIf(!existsSync(upstream))(
-    `renders every release offline from ${upstream}, and what kvflow's values point at exists there`,
-    () => {
-      const docs = render();
-      const find = (kind: string, name: string) =>
-        docs.find((d) => d.kind === kind && d.metadata.name === name);
-      const ports = (name: string) =>
-        (at(find('Service', name), 'spec.ports') as Array<{ port: number }> | undefined)?.map(
-          (p) => p.port,
-        ) ?? [];
-      const kvflow = parse(readFileSync(join(ROOT, 'charts/kvflow/values.yaml'), 'utf8')) as {
-        nats: { url: string; monitoringEndpoint: string };
-        redis: { url: string };
-        dashboards: { sidecarLabel: string; sidecarLabelValue: string };
-      };
-      // NATS client and monitoring services, Valkey's service: the names and ports kvflow's values use.
-      const natsUrl = new URL(kvflow.nats.url);
-      expect(ports(natsUrl.hostname.split('.')[0] as string)).toContain(Number(natsUrl.port));
-      const [monitorHost, monitorPort] = kvflow.nats.monitoringEndpoint.split(':');
-      expect(ports(monitorHost?.split('.')[0] as string)).toContain(Number(monitorPort));
-      const redisUrl = new URL(kvflow.redis.url);
-      expect(ports(redisUrl.hostname.split('.')[0] as string)).toContain(Number(redisUrl.port));
-      // Valkey's volume is ReadWriteOnce: Recreate, or an upgrade hangs on Multi-Attach.
-      expect(at(find('Deployment', 'valkey'), 'spec.strategy')).toEqual({ type: 'Recreate' });
-      // Prometheus selects PodMonitors of every namespace; the Grafana sidecar watches kvflow's dashboard label.
-      expect(at(find('Prometheus', 'kube-prometheus-stack-prometheus'), 'spec.podMonitorSelector')).toEqual(
-        {},
-      );
-      const sidecar = (
-        at(find('Deployment', 'kube-prometheus-stack-grafana'), 'spec.template.spec.containers') as Array<{
-          name: string;
-          env?: Array<{ name: string; value?: string }>;
-        }>
-      ).find((c) => c.name === 'grafana-sc-dashboard');
-      const env = Object.fromEntries((sidecar?.env ?? []).map((e) => [e.name, e.value]));
-      expect(env).toMatchObject({
-        LABEL: kvflow.dashboards.sidecarLabel,
-        LABEL_VALUE: kvflow.dashboards.sidecarLabelValue,
-        FOLDER_ANNOTATION: 'grafana_folder',
-        NAMESPACE: 'ALL',
-      });
-      // The KEDA CRDs the chart's ScaledObject needs, and the PodMonitors of NATS and KEDA.
-      expect(find('CustomResourceDefinition', 'scaledobjects.keda.sh')).toBeTruthy();
-      expect(docs.filter((d) => d.kind === 'PodMonitor').map((d) => d.metadata.name)).toEqual(
-        expect.arrayContaining(['nats', 'keda-operator']),
-      );
-      expect(find('Service', 'sealed-secrets-controller')).toBeTruthy();
-    },
-  );
+  it("renders every release offline from helmfiles/upstream-charts, and what kvflow's values point at exists there", () => {
+    const docs = render();
+    const find = (kind: string, name: string) =>
+      docs.find((d) => d.kind === kind && d.metadata.name === name);
+    const ports = (name: string) =>
+      (at(find('Service', name), 'spec.ports') as Array<{ port: number }> | undefined)?.map((p) => p.port) ??
+      [];
+    const kvflow = parse(readFileSync(join(ROOT, 'charts/kvflow/values.yaml'), 'utf8')) as {
+      nats: { url: string; monitoringEndpoint: string };
+      redis: { url: string };
+      dashboards: { sidecarLabel: string; sidecarLabelValue: string };
+    };
+    // NATS client and monitoring services, Valkey's service: the names and ports kvflow's values use.
+    const natsUrl = new URL(kvflow.nats.url);
+    expect(ports(natsUrl.hostname.split('.')[0] as string)).toContain(Number(natsUrl.port));
+    const [monitorHost, monitorPort] = kvflow.nats.monitoringEndpoint.split(':');
+    expect(ports(monitorHost?.split('.')[0] as string)).toContain(Number(monitorPort));
+    const redisUrl = new URL(kvflow.redis.url);
+    expect(ports(redisUrl.hostname.split('.')[0] as string)).toContain(Number(redisUrl.port));
+    // Valkey's volume is ReadWriteOnce: Recreate, or an upgrade hangs on Multi-Attach.
+    expect(at(find('Deployment', 'valkey'), 'spec.strategy')).toEqual({ type: 'Recreate' });
+    // Prometheus selects PodMonitors of every namespace; the Grafana sidecar watches kvflow's dashboard label.
+    expect(at(find('Prometheus', 'kube-prometheus-stack-prometheus'), 'spec.podMonitorSelector')).toEqual({});
+    const sidecar = (
+      at(find('Deployment', 'kube-prometheus-stack-grafana'), 'spec.template.spec.containers') as Array<{
+        name: string;
+        env?: Array<{ name: string; value?: string }>;
+      }>
+    ).find((c) => c.name === 'grafana-sc-dashboard');
+    const env = Object.fromEntries((sidecar?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({
+      LABEL: kvflow.dashboards.sidecarLabel,
+      LABEL_VALUE: kvflow.dashboards.sidecarLabelValue,
+      FOLDER_ANNOTATION: 'grafana_folder',
+      NAMESPACE: 'ALL',
+    });
+    // The KEDA CRDs the chart's ScaledObject needs, and the PodMonitors of NATS and KEDA.
+    expect(find('CustomResourceDefinition', 'scaledobjects.keda.sh')).toBeTruthy();
+    expect(docs.filter((d) => d.kind === 'PodMonitor').map((d) => d.metadata.name)).toEqual(
+      expect.arrayContaining(['nats', 'keda-operator']),
+    );
+    expect(find('Service', 'sealed-secrets-controller')).toBeTruthy();
+  });
 
-  it.skipIf(!existsSync(upstream))(
-    'puts the storageClass value on the NATS and Valkey volumes, and none by default',
-    () => {
-      const classes = (docs: Doc[]) => ({
-        nats: docs
-          .filter((d) => d.kind === 'StatefulSet' && d.metadata.name === 'nats')
-          .flatMap(
-            (d) =>
-              (at(d, 'spec.volumeClaimTemplates') as Array<{ spec: { storageClassName?: string } }>) ?? [],
-          )
-          .map((v) => v.spec.storageClassName ?? null),
-        valkey: docs
-          .filter((d) => d.kind === 'PersistentVolumeClaim')
-          .map((d) => (at(d, 'spec.storageClassName') as string | undefined) ?? null),
-      });
-      expect(classes(render())).toEqual({ nats: [null], valkey: [null] });
-      expect(classes(render(['--state-values-set', 'storageClass=gp3']))).toEqual({
-        nats: ['gp3'],
-        valkey: ['gp3'],
-      });
-    },
-  );
+  it('puts the storageClass value on the NATS and Valkey volumes, and none by default', () => {
+    const classes = (docs: Doc[]) => ({
+      nats: docs
+        .filter((d) => d.kind === 'StatefulSet' && d.metadata.name === 'nats')
+        .flatMap(
+          (d) => (at(d, 'spec.volumeClaimTemplates') as Array<{ spec: { storageClassName?: string } }>) ?? [],
+        )
+        .map((v) => v.spec.storageClassName ?? null),
+      valkey: docs
+        .filter((d) => d.kind === 'PersistentVolumeClaim')
+        .map((d) => (at(d, 'spec.storageClassName') as string | undefined) ?? null),
+    });
+    expect(classes(render())).toEqual({ nats: [null], valkey: [null] });
+    expect(classes(render(['--state-values-set', 'storageClass=gp3']))).toEqual({
+      nats: ['gp3'],
+      valkey: ['gp3'],
+    });
+  });
 });
 
 describe('helmfile', () => {
