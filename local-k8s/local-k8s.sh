@@ -126,7 +126,7 @@ is_running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/nul
 # The node's address on lo, or its CNI network's rules, with none of a node's processes alive anywhere: a run killed before its `down` (a
 # session ended, a VM snapshot). What it left on the machine would break this `up` and is cleared: the address,
 # the bridge, its containers' shims, and the iptables rules of kube-proxy, the kubelet (KUBE-*) and of its CNI
-# network ("kvflow"). Its sysctls cannot be put back without its record of them, so that is said.
+# network ("kvflow"), and the sysctls the kubelet and kube-proxy change (to the kernel's defaults).
 clear_stale_node() {
   say "a local node left its address or rules, and none runs (a run stopped without 'down'): clearing what it left"
   pkill -9 -f 'containerd-shim-runc-v2 .*-address .*/k8s/containerd/containerd.sock' 2>/dev/null || true
@@ -144,7 +144,13 @@ clear_stale_node() {
         echo "warning: could not clear the old node's $cmd rules in table $t" >&2
     done
   done
-  echo "warning: the old node's sysctls (ip_forward, bridge-nf-call-iptables, ...) stay as it set them" >&2
+  # Its record of the sysctls went with it: the ones the kubelet and kube-proxy set go back to the kernel's own
+  # defaults (kernel.panic to the boot command line's panic=), so this up records the machine's, not the old node's.
+  local panic
+  panic=$(grep -o 'panic=[0-9-]*' /proc/cmdline | head -1 | cut -d= -f2)
+  sysctl -q -w kernel.panic_on_oops=0 kernel.panic="${panic:-0}" vm.overcommit_memory=0 vm.panic_on_oom=0 \
+    net.ipv4.conf.all.route_localnet=0 2>/dev/null || echo "warning: could not reset the old node's sysctls" >&2
+  echo "warning: net.ipv4.ip_forward stays as it is (podman sets it too)" >&2
 }
 
 wait_for() { # what seconds command...
