@@ -126,15 +126,12 @@ async function undoAll(): Promise<void> {
   for (const step of undo.splice(0).reverse()) await step().catch(() => undefined);
 }
 
-/** A start-up failure that names its cause and what to do (the demo exits 1 with it, after undoing its start). */
-class StartError extends Error {}
+/** A taken port, named with what to do (the demo exits 1 with it, after undoing its start). */
+const portInUse = (port: number | string, what: string, variable: string) =>
+  new Error(`port ${port} (${what}) is in use: stop what listens there, or set ${variable}=<another port>`);
 
 async function portFree(port: number, what: string, variable: string): Promise<void> {
-  if (await isListening(port)) {
-    throw new StartError(
-      `port ${port} (${what}) is in use: stop what listens there, or set ${variable}=<another port>`,
-    );
-  }
+  if (await isListening(port)) throw portInUse(port, what, variable);
 }
 
 async function setRate(
@@ -222,10 +219,9 @@ async function main(): Promise<number> {
     producer.exited.then(({ code, signal }) => {
       const why = lastError(producerLog) ?? 'no message';
       const port = /EADDRINUSE[^\n]*:(\d+)/.exec(why)?.[1];
-      throw new StartError(
-        port
-          ? `port ${port} (the producer's API) is in use: stop what listens there, or set HTTP_PORT=<another port>`
-          : `the producer exited during start-up (${code ?? signal}): ${why} (log: ${producerLog})`,
+      if (port) throw portInUse(port, "the producer's API", 'HTTP_PORT');
+      throw new Error(
+        `the producer exited during start-up (${code ?? signal}): ${why} (log: ${producerLog})`,
       );
     }),
   ]);

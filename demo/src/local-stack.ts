@@ -76,12 +76,13 @@ async function natsHasJetStream(monitorPort: number): Promise<boolean> {
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
   const logDir = join(opts.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
+  // What this call started, stopped in reverse; taken out as it goes, so stopping twice stops nothing twice.
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
-    for (const s of stops.reverse()) await s();
+    for (const s of stops.splice(0).reverse()) await s();
   };
   try {
-    return await startOrReuse(opts, logDir, stops, stop);
+    return { ...(await startOrReuse(opts, logDir, stops)), stop };
   } catch (err) {
     await stop();
     throw err;
@@ -92,8 +93,7 @@ async function startOrReuse(
   opts: LocalStackOptions,
   logDir: string,
   stops: Array<() => Promise<void>>,
-  stop: () => Promise<void>,
-): Promise<LocalStack> {
+): Promise<Omit<LocalStack, 'stop'>> {
   const natsUrl = `nats://127.0.0.1:${opts.natsPort}`;
   const redisUrl = `redis://127.0.0.1:${opts.redisPort}`;
 
@@ -139,7 +139,6 @@ async function startOrReuse(
     redisUrl,
     redisCluster: false,
     logDir,
-    stop,
   };
 }
 
