@@ -65,11 +65,12 @@ beforeAll(async () => {
   const readiness = new Readiness(['nats', 'redis']);
   readiness.set('nats', true);
   readiness.set('redis', true);
+  // The producer's defaults (PUBLISH_TIMEOUT_MS, PUBLISH_RETRIES): CI runs this beside the demo tests.
   const publisher = new Publisher(nc, {
     subject: settings.subject,
     maxInFlight: 64,
-    timeoutMs: 1000,
-    retries: 1,
+    timeoutMs: 2000,
+    retries: 2,
   });
   const base = { publisher, redis, readiness, valueMaxBytes: MAX_VALUE };
   app = await buildApi({
@@ -306,18 +307,25 @@ describe('values carry their media type', () => {
   });
 
   it('drops a stored type when a later write has none, and on delete', async () => {
-    await put('retyped', '[]', { 'content-type': 'application/json' });
-    await applied();
-    expect((await get('/keys/retyped')).headers['content-type']).toBe('application/json');
-    await put('retyped', 'plain now');
-    await applied();
-    expect((await get('/keys/retyped')).headers['content-type']).toBe('text/plain; charset=utf-8');
-    await put('retyped', '{}', { 'content-type': 'application/json' });
-    await app.inject({ method: 'DELETE', url: '/keys/retyped', headers: auth });
-    await put('retyped', 'x', { 'content-type': 'application/octet-stream' });
-    await applied();
-    const last = await get('/keys/retyped');
-    expect(last.headers['content-type']).toBe('application/octet-stream');
+    // Each read waits for its own write (min_seq), and every write must have been accepted: a write refused
+    // under load (503) would otherwise show up as a wrong type much later.
+    const typeAfter = async (res: Awaited<ReturnType<typeof put>>) => {
+      expect(res.statusCode, res.body).toBe(202);
+      const got = await get(`/keys/retyped?min_seq=${res.json().seq}&wait_ms=10000`);
+      expect(got.statusCode, got.body).toBe(200);
+      return got.headers['content-type'];
+    };
+    expect(await typeAfter(await put('retyped', '[]', { 'content-type': 'application/json' }))).toBe(
+      'application/json',
+    );
+    expect(await typeAfter(await put('retyped', 'plain now'))).toBe('text/plain; charset=utf-8');
+    expect((await put('retyped', '{}', { 'content-type': 'application/json' })).statusCode).toBe(202);
+    expect((await app.inject({ method: 'DELETE', url: '/keys/retyped', headers: auth })).statusCode).toBe(
+      202,
+    );
+    expect(await typeAfter(await put('retyped', 'x', { 'content-type': 'application/octet-stream' }))).toBe(
+      'application/octet-stream',
+    );
   });
 
   it.each([
