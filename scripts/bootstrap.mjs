@@ -120,7 +120,10 @@ const testToolsMissing = () => {
   try {
     execFileSync(
       'sh',
-      ['-c', 'command -v prometheus && command -v helm && command -v helm-unittest && command -v helmfile'],
+      [
+        '-c',
+        'command -v prometheus && command -v helm && command -v helm-unittest && command -v helmfile && command -v jaeger',
+      ],
       { stdio: 'ignore' },
     );
     return false;

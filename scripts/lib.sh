@@ -39,3 +39,23 @@ step() {
   fi
   return "$rc"
 }
+
+# Modules whose go.mod carries replace directives, which `go install module@version` refuses: build them from the
+# downloaded module source as the main module instead.
+# name, version, module, package inside the module, ldflags; installs into $BIN_DIR
+build_from_source() {
+  local name="$1" version="$2" module="$3" pkg="$4" ldflags="$5"
+  # Not every tool prints its version (helm-unittest has no flag for it): read the link flags Go recorded.
+  if [ -x "$BIN_DIR/$name" ] && go version -m "$BIN_DIR/$name" 2>/dev/null | grep -- '-ldflags=' | grep -qF -- "$ldflags"; then
+    say "$name present: $version"
+    return
+  fi
+  say "building $name $version from its module source"
+  local src work
+  src=$(GONOSUMDB="$module" go mod download -json "${module}@${version}" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$src" ] || die "could not download ${module}@${version}"
+  work=$(mktemp -d)
+  cp -r "$src/." "$work/" && chmod -R u+w "$work"
+  step "building $name $version" go -C "$work" build -ldflags "$ldflags" -o "$BIN_DIR/$name" "$pkg"
+  rm -rf "$work"
+}

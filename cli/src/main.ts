@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { ConfigError, provision } from '@kvflow/common';
+import { ConfigError, packageVersion, provision } from '@kvflow/common';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { listLetters, replayLetters } from './commands/dead-letters.js';
 import { formatImportSummary, importFile } from './commands/import.js';
@@ -20,9 +20,7 @@ function positiveInt(value: string): number {
 }
 
 /** The CLI's version: its package's (cli/package.json, next to dist/). */
-const VERSION = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+const VERSION = packageVersion(import.meta.url);
 
 let context: CliContext | null = null;
 const ctx = () => {

@@ -38,6 +38,7 @@ export { Counter, createRegistry, Gauge, Histogram, LATENCY_BUCKETS, Registry } 
 export { NODE_FLAGS, nodeFlagsFor, type ServiceRole } from './service/node-flags.js';
 export { OPS_PATHS, opsReply, startOpsServer } from './service/ops-server.js';
 export { Readiness } from './service/readiness.js';
+export { packageVersion } from './service/version.js';
 // Settings: environment variables, validated at start-up through one path.
 export {
   ConfigError,
@@ -74,6 +75,13 @@ export {
   rateFieldProblem,
   targetRate,
 } from './settings/rate-profile.js';
+export {
+  SAMPLERS,
+  type SamplerName,
+  type TracingSettings,
+  tracingEnv,
+  tracingSettings,
+} from './settings/tracing.js';
 export { type ApplyOutcome, applyFenced, type FencedWrite, toFencedWrite } from './store/apply.js';
 export { clusterMasters, slotTag } from './store/cluster.js';
 export { readAtLeast, readEntry, readValue, type StoredEntry } from './store/read.js';
@@ -87,3 +95,13 @@ export { type ConsumerLag, lagOf, readConsumerLag } from './stream/lag.js';
 export { connectNats, type NatsConnection } from './stream/nats.js';
 export { provision } from './stream/provision.js';
 export { replayBounds, replayStream } from './stream/replay.js';
+export * as traceAttributes from './trace/attributes.js';
+export {
+  contextFromHeaders,
+  type HeaderReader,
+  type TraceHeaders,
+  traceHeadersIn,
+  traceHeadersOf,
+  traceLogFields,
+} from './trace/message-context.js';
+export { startTracing, type Tracing } from './trace/tracing.js';

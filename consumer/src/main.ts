@@ -5,18 +5,23 @@ import {
   createLogger,
   createRegistry,
   loadSettings,
+  packageVersion,
   provision,
   Readiness,
   startOpsServer,
+  startTracing,
 } from '@kvflow/common';
 import { createWorkerRuntime } from './runtime.js';
 import { consumerSettings } from './settings.js';
 
 const settings = loadSettings(consumerSettings, 'kvflow-consumer');
 const log = createLogger('consumer', settings.connection.logLevel);
+const tracing = startTracing(settings.tracing, packageVersion(import.meta.url));
+if (tracing)
+  log.info({ endpoint: settings.tracing.tracesUrl, sampler: settings.tracing.sampler }, 'tracing on');
 
 async function main(): Promise<void> {
-  const registry = createRegistry();
+  const registry = createRegistry({ openMetrics: tracing !== undefined });
   const readiness = new Readiness(['nats', 'redis', 'consumer']);
   const ops = await startOpsServer({
     host: settings.metricsHost,
@@ -45,6 +50,7 @@ async function main(): Promise<void> {
     registry,
     readiness,
     log,
+    tracer: tracing?.tracer,
   });
   log.info(
     { stream: settings.stream.stream, consumer: settings.stream.consumer, batchSize: runtime.batchSize },
@@ -71,6 +77,7 @@ async function main(): Promise<void> {
     await nc.drain();
     await redis.quit().catch(() => undefined);
     await ops.close();
+    await tracing?.shutdown().catch(() => undefined);
     clearTimeout(deadline);
     log.info({ tookMs: Date.now() - started, totals: runtime.totals }, 'drained; exiting');
     // Started with an IPC channel (the demo's worker pool): report the totals there, and exit only once sent.

@@ -2,7 +2,8 @@ import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@kvfl
 
 export type Outcome = 'applied' | 'stale' | 'dead_lettered';
 
-export function createConsumerMetrics(registry: Registry) {
+/** `exemplars` (tracing on, an OpenMetrics registry): the end-to-end histogram keeps traced events' trace ids. */
+export function createConsumerMetrics(registry: Registry, opts: { exemplars?: boolean } = {}) {
   const metrics = {
     events: new Counter({
       name: 'kvflow_events_applied_total',
@@ -27,6 +28,7 @@ export function createConsumerMetrics(registry: Registry) {
       help: 'Time from the producer accepting an event (event ts) to the worker applying it',
       buckets: LATENCY_BUCKETS,
       registers: [registry],
+      enableExemplars: opts.exemplars === true,
     }),
     redeliveries: new Counter({
       name: 'kvflow_redeliveries_total',

@@ -11,6 +11,7 @@ import {
   type WorkerSettings,
 } from '@kvflow/common';
 import { type Consumer, type JsMsg, jetstream } from '@nats-io/jetstream';
+import type { Tracer } from '@opentelemetry/api';
 import { BatchQueue } from './batch-queue.js';
 import { SimulatedWork } from './demo/simulated-work.js';
 import { createConsumerMetrics } from './metrics.js';
@@ -28,6 +29,8 @@ export interface WorkerRuntimeDeps {
   log: Logger;
   /** Called after a batch is acknowledged (the benchmark measures end-to-end latency with it). */
   onApplied?: (events: readonly ValidMessage<JsMsg>[]) => void;
+  /** With tracing on: the worker's spans (see EventSpans). */
+  tracer?: Tracer | undefined;
 }
 
 export interface WorkerRuntime {
@@ -63,7 +66,7 @@ export async function createWorkerRuntime(d: WorkerRuntimeDeps): Promise<WorkerR
   const batchSize = work.batchSize(d.worker.batchSize, queued + d.worker.applyConcurrency);
   const queue = new BatchQueue<JsMsg>(batchSize * queued);
   const pump = new PullPump(consumer, queue, { batchSize, expiresMs: d.worker.pullExpiresMs }, d.log);
-  const metrics = createConsumerMetrics(d.registry);
+  const metrics = createConsumerMetrics(d.registry, { exemplars: d.tracer !== undefined });
   // Before pulling: if Redis lost acknowledged writes (while this worker was away), repair first.
   const guard = new RedisGuard({
     nc: d.nc,
@@ -89,6 +92,7 @@ export async function createWorkerRuntime(d: WorkerRuntimeDeps): Promise<WorkerR
     nakBaseDelayMs: d.worker.nakBaseDelayMs,
     nakMaxDelayMs: d.worker.nakMaxDelayMs,
     onApplied: d.onApplied,
+    tracer: d.tracer,
   });
   pump.start();
   worker.start();

@@ -7,6 +7,9 @@ import {
   type StreamSettings,
   streamEnv,
   streamSettings,
+  type TracingSettings,
+  tracingEnv,
+  tracingSettings,
   type WorkerSettings,
   workerEnv,
   workerSettings,
@@ -16,6 +19,7 @@ export const consumerEnv = {
   ...connectionEnv,
   ...streamEnv,
   ...workerEnv,
+  ...tracingEnv,
   METRICS_HOST: env.string('0.0.0.0'),
   METRICS_PORT: env.int(9091, 0, 65535),
   SHUTDOWN_GRACE_MS: env.int(25_000, 100, 3_600_000),
@@ -32,6 +36,7 @@ export interface ConsumerSettings {
   shutdownGraceMs: number;
   redisCommandTimeoutMs: number;
   provision: boolean;
+  tracing: TracingSettings;
 }
 
 export const consumerSettings = defineSettings(
@@ -45,5 +50,6 @@ export const consumerSettings = defineSettings(
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     provision: e.PROVISION,
+    tracing: tracingSettings(e, 'kvflow-consumer'),
   }),
 );

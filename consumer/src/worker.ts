@@ -12,10 +12,13 @@ import {
   type Redis,
   type StreamSettings,
   toFencedWrite,
+  traceHeadersIn,
   type ValidMessage,
 } from '@kvflow/common';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Tracer } from '@opentelemetry/api';
 import type { BatchQueue } from './batch-queue.js';
+import { EventSpans } from './event-spans.js';
 import type { ConsumerMetrics } from './metrics.js';
 import type { PullPump } from './pull-pump.js';
 
@@ -48,6 +51,8 @@ export interface WorkerDeps {
   nakMaxDelayMs: number;
   /** Called after a batch is acknowledged (used by the benchmark to measure end-to-end latency exactly). */
   onApplied?: (events: readonly ValidMessage<JsMsg>[]) => void;
+  /** With tracing on: a `process` span per traced event (see EventSpans). */
+  tracer?: Tracer | undefined;
 }
 
 /**
@@ -113,6 +118,7 @@ export class Worker {
     const { metrics, stream } = this.d;
     for (const m of batch) if (m.redelivered) metrics.redeliveries.inc();
     const { valid, poison } = partitionBatch(batch, stream.valueMaxBytes);
+    const spans = this.d.tracer && EventSpans.start(this.d.tracer, stream, valid, batch.length);
     await this.d.beforeApply?.(valid.length);
     if (valid.length > 0) {
       const started = performance.now();
@@ -121,10 +127,13 @@ export class Worker {
         const writes = valid.map((v) => toFencedWrite(v.event, v.msg.seq));
         outcomes = await applyFenced(this.d.redis, writes, stream.tombstoneTtlMs);
       } catch (err) {
-        await this.onRedisFailure(valid, poison, err as Error);
+        spans?.end(err as Error);
+        await this.onRedisFailure(valid, poison, err as Error, spans?.logFields());
         return;
       }
-      metrics.applyDuration.observe((performance.now() - started) / 1000);
+      const ended = performance.now();
+      spans?.applied(started, ended, valid.length, outcomes);
+      metrics.applyDuration.observe((ended - started) / 1000);
       metrics.batchSize.observe(valid.length);
       const now = Date.now();
       let applied = 0;
@@ -133,9 +142,13 @@ export class Worker {
         v.msg.ack();
         if (outcomes[i] === 'applied') {
           applied++;
-          metrics.endToEndLag.observe(Math.max(0, now - v.event.ts) / 1000);
+          const seconds = Math.max(0, now - v.event.ts) / 1000;
+          const traceId = spans?.traceIdAt(i);
+          if (traceId) metrics.endToEndLag.observe({ value: seconds, exemplarLabels: { trace_id: traceId } });
+          else metrics.endToEndLag.observe(seconds);
         }
       }
+      spans?.end();
       this.d.onApplied?.(valid);
       metrics.events.inc({ outcome: 'applied' }, applied);
       metrics.events.inc({ outcome: 'stale' }, valid.length - applied);
@@ -155,6 +168,7 @@ export class Worker {
           deliveries: msg.info.deliveryCount,
           reason,
           data: msg.data,
+          trace: traceHeadersIn(msg.headers),
         });
         msg.term(reason);
         this.d.metrics.events.inc({ outcome: 'dead_lettered' });
@@ -180,13 +194,14 @@ export class Worker {
     valid: ValidMessage<JsMsg>[],
     poison: PoisonMessage<JsMsg>[],
     err: Error,
+    traced: { trace_id: string; span_id: string } | undefined,
   ): Promise<void> {
     this.d.metrics.transientFailures.inc();
     for (const v of valid) v.msg.nak(this.nakDelay(v.msg));
     for (const p of poison) p.msg.nak(this.nakDelay(p.msg));
     if (!this.recovering) {
       this.d.log.error(
-        { err: err.message, events: valid.length },
+        { err: err.message, events: valid.length, ...traced },
         'redis apply failed; nak-ing batch and pausing pulls',
       );
       this.recovering = this.recover().finally(() => {

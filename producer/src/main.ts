@@ -7,10 +7,12 @@ import {
   loadSettings,
   type NatsConnection,
   Publisher,
+  packageVersion,
   provision,
   Readiness,
   type Redis,
   readConsumerLag,
+  startTracing,
 } from '@kvflow/common';
 import { buildApi } from './api/build-api.js';
 import { monitorBacklog } from './backlog-monitor.js';
@@ -22,6 +24,9 @@ import { producerSettings } from './settings.js';
 const settings = loadSettings(producerSettings, 'kvflow-producer');
 const log = createLogger('producer', settings.connection.logLevel);
 const name = `kvflow-producer-${process.pid}`;
+const tracing = startTracing(settings.tracing, packageVersion(import.meta.url));
+if (tracing)
+  log.info({ endpoint: settings.tracing.tracesUrl, sampler: settings.tracing.sampler }, 'tracing on');
 
 /**
  * The producer serves HTTP first and connects afterwards: `/healthz` answers at once (a liveness probe must not
@@ -30,7 +35,7 @@ const name = `kvflow-producer-${process.pid}`;
  * independently, each retrying until it succeeds.
  */
 async function main(): Promise<void> {
-  const registry = createRegistry();
+  const registry = createRegistry({ openMetrics: tracing !== undefined });
   const metrics = createProducerMetrics(registry, () => publisher?.pending ?? 0);
   const readiness = new Readiness(['nats', 'redis']);
   let nc: NatsConnection | undefined;
@@ -49,6 +54,7 @@ async function main(): Promise<void> {
     valueMaxBytes: settings.stream.valueMaxBytes,
     log,
     generator,
+    tracer: tracing?.tracer,
     consumerLag: () =>
       nc ? readConsumerLag(nc, settings.stream) : Promise.reject(new Error('NATS is not connected yet')),
   });
@@ -83,6 +89,7 @@ async function main(): Promise<void> {
     await nc?.drain().catch(() => undefined);
     publisher?.close();
     await redis?.quit().catch(() => undefined);
+    await tracing?.shutdown().catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -95,7 +102,7 @@ async function main(): Promise<void> {
       log.info(await provision(conn, settings.stream), 'stream and consumer provisioned');
     publisher = new Publisher(
       conn,
-      { subject: settings.stream.subject, ...settings.publish },
+      { subject: settings.stream.subject, ...settings.publish, tracer: tracing?.tracer },
       publisherMetrics(metrics),
     );
     readiness.set('nats', true);

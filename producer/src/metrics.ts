@@ -84,9 +84,9 @@ export type ProducerMetrics = ReturnType<typeof createProducerMetrics>;
 /** The publisher's reports, recorded in the producer's Prometheus metrics. */
 export function publisherMetrics(m: ProducerMetrics): PublisherMetrics {
   return {
-    published: (src, seconds) => {
+    published: (src, seconds, span) => {
       m.stored[src]++;
-      m.publishDuration.observe(seconds);
+      m.publishDuration.observe(seconds, span && { trace_id: span.spanContext().traceId });
     },
     failed: (src) => m.publishFailures.inc({ src }),
   };

@@ -17,6 +17,9 @@ import {
   type StreamSettings,
   streamEnv,
   streamSettings,
+  type TracingSettings,
+  tracingEnv,
+  tracingSettings,
 } from '@kvflow/common';
 
 function rateEnv(field: RateField) {
@@ -27,6 +30,7 @@ function rateEnv(field: RateField) {
 export const producerEnv = {
   ...connectionEnv,
   ...streamEnv,
+  ...tracingEnv,
   HTTP_HOST: env.string('0.0.0.0'),
   HTTP_PORT: env.int(8080, 0, 65535),
   API_TOKEN: env.optionalString(),
@@ -176,6 +180,7 @@ export interface ProducerSettings {
   provision: boolean;
   /** Follow the rate ConfigMap live through the Kubernetes API (RATE_CONFIGMAP); undefined = off. */
   rateConfigMap: RateConfigMapSettings | undefined;
+  tracing: TracingSettings;
 }
 
 export const producerSettings = defineSettings(producerEnv, (e): ProducerSettings => {
@@ -199,5 +204,6 @@ export const producerSettings = defineSettings(producerEnv, (e): ProducerSetting
     backlogPollMs: e.BACKLOG_POLL_MS,
     provision: e.PROVISION,
     rateConfigMap: rateConfigMapSettings(e),
+    tracing: tracingSettings(e, 'kvflow-producer'),
   };
 });

@@ -2,6 +2,7 @@
 // launcher of kvflow's services, and the waits around them. Used by the demo, the benchmark and the tests; test
 // fixtures (oracles, recorders, the Kubernetes API server) are in @kvflow/testkit.
 
+export { type JaegerProcess, startJaeger } from './jaeger.js';
 export { type MemoryCgroup, makeMemoryCgroup, quantityBytes } from './memory-cgroup.js';
 export { ROOT } from './root.js';
 export {

@@ -13,11 +13,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const INSTALL_HINT =
   'install them with: bash scripts/install-servers.sh (Debian/Ubuntu; needs apt and Go)';
 
-type Binary = 'nats-server' | 'redis-server' | 'redis-cli';
+type Binary = 'nats-server' | 'redis-server' | 'redis-cli' | 'jaeger';
 const OVERRIDES: Record<Binary, string> = {
   'nats-server': 'NATS_SERVER_BIN',
   'redis-server': 'REDIS_SERVER_BIN',
   'redis-cli': 'REDIS_CLI_BIN',
+  jaeger: 'JAEGER_BIN',
+};
+const HINTS: Partial<Record<Binary, string>> = {
+  jaeger: 'install it with: bash scripts/install-test-tools.sh (needs Go)',
 };
 
 /** Finds a server binary: the env override, PATH, then where `go install` puts it. */
@@ -37,7 +41,7 @@ export function findBinary(name: Binary): string | null {
 
 export function requireBinary(name: Binary): string {
   const bin = findBinary(name);
-  if (!bin) throw new Error(`${name} not found on PATH; ${INSTALL_HINT}`);
+  if (!bin) throw new Error(`${name} not found on PATH; ${HINTS[name] ?? INSTALL_HINT}`);
   return bin;
 }
 
@@ -85,7 +89,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
  * taken since it was picked, most often: a check could otherwise pass against whichever server took it), and stops
  * the process if it never gets ready.
  */
-async function untilReady(
+export async function untilReady(
   proc: ChildProcess,
   what: string,
   check: () => Promise<boolean>,
@@ -107,7 +111,7 @@ async function untilReady(
   }
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
@@ -131,7 +135,7 @@ export interface NatsProcess extends ServerProcess {
   kill(): Promise<void>;
 }
 
-function outputTo(logFile: string | undefined): 'ignore' | number {
+export function outputTo(logFile: string | undefined): 'ignore' | number {
   return logFile ? openSync(logFile, 'a') : 'ignore';
 }
 

@@ -97,3 +97,46 @@ describe('configuration', () => {
     expect(parseEnv({}, { HOME: '/root' })).toEqual({});
   });
 });
+
+describe('tracing settings (the standard OTEL_* variables)', () => {
+  it('is off without an endpoint, and with OTEL_SDK_DISABLED', () => {
+    expect(producerSettings.parse({}).tracing.enabled).toBe(false);
+    const off = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SDK_DISABLED: 'true' };
+    expect(consumerSettings.parse(off).tracing.enabled).toBe(false);
+  });
+
+  it('appends v1/traces to the base endpoint and takes the traces endpoint as it is', () => {
+    const base = producerSettings.parse({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' }).tracing;
+    expect(base).toMatchObject({ enabled: true, tracesUrl: 'http://jaeger:4318/v1/traces' });
+    expect(base.serviceName).toBe('kvflow-producer');
+    const prefixed = consumerSettings.parse({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example/otlp/',
+    }).tracing;
+    expect(prefixed.tracesUrl).toBe('https://otel.example/otlp/v1/traces');
+    expect(prefixed.serviceName).toBe('kvflow-consumer');
+    const signal = producerSettings.parse({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/custom',
+      OTEL_SERVICE_NAME: 'api',
+    }).tracing;
+    expect(signal).toMatchObject({ tracesUrl: 'http://b:4318/custom', serviceName: 'api' });
+  });
+
+  it('reads the sampler and its ratio, and names what is wrong', () => {
+    const s = producerSettings.parse({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://j:4318',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.01',
+    }).tracing;
+    expect(s).toMatchObject({ sampler: 'parentbased_traceidratio', ratio: 0.01 });
+    expect(problems(() => producerSettings.parse({ OTEL_TRACES_SAMPLER: 'sometimes' }))[0]).toMatch(
+      /OTEL_TRACES_SAMPLER="sometimes" is invalid: expected one of always_on, .*parentbased_traceidratio/,
+    );
+    expect(problems(() => producerSettings.parse({ OTEL_TRACES_SAMPLER_ARG: '2' }))[0]).toMatch(
+      /OTEL_TRACES_SAMPLER_ARG="2" is invalid: expected a number from 0 to 1/,
+    );
+    expect(problems(() => consumerSettings.parse({ OTEL_EXPORTER_OTLP_ENDPOINT: 'jaeger:4318' }))[0]).toMatch(
+      /OTEL_EXPORTER_OTLP_ENDPOINT="jaeger:4318" is invalid: expected an http:\/\/ or https:\/\/ URL/,
+    );
+  });
+});

@@ -1,7 +1,18 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  type Context,
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import pRetry, { AbortError } from 'p-retry';
 import { type EventSource, encodeEvent, type KvEvent } from '../event/event.js';
+import * as attr from '../trace/attributes.js';
+import { type TraceHeaders, traceHeadersOf } from '../trace/message-context.js';
 import { AckWindow, type StreamAck } from './ack-window.js';
 
 /**
@@ -60,7 +71,8 @@ export interface Published {
 
 /** What a publisher reports; the producer backs it with Prometheus metrics, other callers leave it out. */
 export interface PublisherMetrics {
-  published(src: EventSource, seconds: number): void;
+  /** `span`: the event's publish span when traced (for an exemplar). */
+  published(src: EventSource, seconds: number, span?: Span): void;
   failed(src: EventSource): void;
 }
 
@@ -69,6 +81,8 @@ export interface PublisherOptions {
   maxInFlight: number;
   timeoutMs: number;
   retries: number;
+  /** With tracing on: a `publish` span per event, its context sent in the message's headers. */
+  tracer?: Tracer | undefined;
 }
 
 /**
@@ -118,7 +132,48 @@ export class Publisher {
     return this.inFlight < this.opts.maxInFlight;
   }
 
-  async publish(event: KvEvent): Promise<Published> {
+  /** Stores the event; `parent` is the context of the work it belongs to (an API request), if traced. */
+  publish(event: KvEvent, parent?: Context): Promise<Published> {
+    return this.opts.tracer
+      ? this.traced(this.opts.tracer, event, parent)
+      : this.send(event, undefined, undefined);
+  }
+
+  private async traced(tracer: Tracer, event: KvEvent, parent: Context | undefined): Promise<Published> {
+    const span = tracer.startSpan(
+      `publish ${this.opts.subject}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          ...attr.messagingAttributes(this.opts.subject, 'send', 'publish'),
+          [attr.MESSAGING_MESSAGE_ID]: event.id,
+          [attr.EVENT_OP]: event.op,
+          [attr.EVENT_SOURCE]: event.src,
+        },
+      },
+      parent ?? context.active(),
+    );
+    try {
+      const published = await this.send(event, traceHeadersOf(trace.setSpan(context.active(), span)), span);
+      span.setAttributes({
+        [attr.STREAM_SEQUENCE]: published.seq,
+        [attr.PUBLISH_DUPLICATE]: published.duplicate,
+      });
+      return published;
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async send(
+    event: KvEvent,
+    traced: TraceHeaders | undefined,
+    span: Span | undefined,
+  ): Promise<Published> {
     if (!this.connected) {
       this.metrics?.failed(event.src);
       const why = this.closed ? 'the publisher is closed' : 'NATS is unreachable';
@@ -129,14 +184,15 @@ export class Publisher {
     const started = this.metrics ? performance.now() : 0;
     try {
       const data = encodeEvent(event);
+      span?.setAttribute(attr.MESSAGING_BODY_SIZE, data.length);
       // The first attempt goes straight out; only a failed one pays for the retry machinery.
       let ack: StreamAck;
       try {
-        ack = await this.window.publish(this.opts.subject, data, event.id);
+        ack = await this.window.publish(this.opts.subject, data, event.id, traced);
       } catch (first) {
-        ack = await this.retry(first as Error, data, event.id);
+        ack = await this.retry(first as Error, data, event.id, traced);
       }
-      if (this.metrics) this.metrics.published(event.src, (performance.now() - started) / 1000);
+      if (this.metrics) this.metrics.published(event.src, (performance.now() - started) / 1000, span);
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       this.metrics?.failed(event.src);
@@ -149,13 +205,13 @@ export class Publisher {
   }
 
   /** Retries with the same `Nats-Msg-Id`: if the lost attempt was stored after all, the stream drops the copy. */
-  private retry(first: Error, data: Uint8Array, msgId: string): Promise<StreamAck> {
+  private retry(first: Error, data: Uint8Array, msgId: string, traced?: TraceHeaders): Promise<StreamAck> {
     if (this.opts.retries === 0 || !isRetryable(first)) return Promise.reject(first);
     return pRetry(
       async () => {
         if (!this.connected) throw new AbortError('NATS connection lost');
         try {
-          return await this.window.publish(this.opts.subject, data, msgId);
+          return await this.window.publish(this.opts.subject, data, msgId, traced);
         } catch (err) {
           throw isRetryable(err as Error) ? err : new AbortError(err as Error);
         }

@@ -1,10 +1,18 @@
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, type OpenMetricsContentType, Registry } from 'prom-client';
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** A registry per process with the standard process and Node.js runtime metrics. */
-export function createRegistry(): Registry {
+/**
+ * A registry per process with the standard process and Node.js runtime metrics. `openMetrics` (with tracing on):
+ * the OpenMetrics exposition, the one that carries exemplars.
+ */
+export function createRegistry(opts: { openMetrics?: boolean } = {}): Registry {
   const registry = new Registry();
+  // The type parameter only narrows what setContentType takes; the registry renders by its content type.
+  if (opts.openMetrics)
+    (registry as unknown as Registry<OpenMetricsContentType>).setContentType(
+      Registry.OPENMETRICS_CONTENT_TYPE,
+    );
   collectDefaultMetrics({ register: registry });
   return registry;
 }

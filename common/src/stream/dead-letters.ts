@@ -1,6 +1,7 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, type StoredMsg } from '@nats-io/jetstream';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { maxDeliveriesAdvisorySubject, type StreamSettings } from '../settings/pipeline.js';
+import { type TraceHeaders, traceHeadersIn } from '../trace/message-context.js';
 
 /**
  * The dead-letter stream holds two kinds of entries:
@@ -17,6 +18,8 @@ export interface PoisonCopy {
   deliveries: number;
   reason: string;
   data: Uint8Array;
+  /** The event's trace context, kept so a replay continues its trace. */
+  trace?: TraceHeaders | undefined;
 }
 
 /** Publishes a poison copy. Its dedup id is derived from the original sequence: a retry after a crash is a no-op. */
@@ -25,10 +28,17 @@ export async function publishPoison(js: JetStreamClient, s: StreamSettings, p: P
   h.set(HEADER_REASON, p.reason.slice(0, 512));
   h.set(HEADER_ORIGINAL_SEQ, String(p.originalSeq));
   h.set(HEADER_DELIVERIES, String(p.deliveries));
+  setTraceHeaders(h, p.trace);
   await js.publish(`${s.dlqSubject}.poison`, p.data, {
     msgID: `dlq-${s.stream}-${p.originalSeq}`,
     headers: h,
   });
+}
+
+function setTraceHeaders(h: MsgHdrs, t: TraceHeaders | undefined): void {
+  if (!t) return;
+  h.set('traceparent', t.traceparent);
+  if (t.tracestate) h.set('tracestate', t.tracestate);
 }
 
 export interface DeadLetter {
@@ -41,6 +51,8 @@ export interface DeadLetter {
   time: string;
   /** The event payload, or null when the original is no longer in the main stream. */
   data: Uint8Array | null;
+  /** The event's trace context, if it was traced. */
+  trace: TraceHeaders | undefined;
 }
 
 interface MaxDeliveriesAdvisory {
@@ -48,18 +60,14 @@ interface MaxDeliveriesAdvisory {
   deliveries: number;
 }
 
-async function originalPayload(
-  jsm: JetStreamManager,
-  s: StreamSettings,
-  seq: number,
-): Promise<Uint8Array | null> {
-  const m = await jsm.streams.getMessage(s.stream, { seq }).catch(() => null);
-  return m?.data ?? null;
+async function original(jsm: JetStreamManager, s: StreamSettings, seq: number): Promise<StoredMsg | null> {
+  return jsm.streams.getMessage(s.stream, { seq }).catch(() => null);
 }
 
 async function toDeadLetter(jsm: JetStreamManager, s: StreamSettings, m: StoredMsg): Promise<DeadLetter> {
   if (m.subject === maxDeliveriesAdvisorySubject(s)) {
     const adv = m.json<MaxDeliveriesAdvisory>();
+    const event = await original(jsm, s, adv.stream_seq);
     return {
       seq: m.seq,
       kind: 'max_deliveries',
@@ -67,7 +75,8 @@ async function toDeadLetter(jsm: JetStreamManager, s: StreamSettings, m: StoredM
       originalSeq: adv.stream_seq,
       deliveries: adv.deliveries,
       time: m.time.toISOString(),
-      data: await originalPayload(jsm, s, adv.stream_seq),
+      data: event?.data ?? null,
+      trace: event ? traceHeadersIn(event.header) : undefined,
     };
   }
   return {
@@ -78,6 +87,7 @@ async function toDeadLetter(jsm: JetStreamManager, s: StreamSettings, m: StoredM
     deliveries: Number(m.header.get(HEADER_DELIVERIES)),
     time: m.time.toISOString(),
     data: m.data,
+    trace: traceHeadersIn(m.header),
   };
 }
 
@@ -106,8 +116,11 @@ export async function replayDeadLetter(
 ): Promise<number> {
   if (!letter.data)
     throw new Error(`dead letter ${letter.seq}: original event ${letter.originalSeq} is gone`);
+  const h = headers();
+  setTraceHeaders(h, letter.trace);
   const ack = await jetstream(nc).publish(s.subject, letter.data, {
     msgID: `replay-${s.dlqStream}-${letter.seq}`,
+    headers: h,
   });
   await jsm.streams.deleteMessage(s.dlqStream, letter.seq, false);
   return ack.seq;

@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { ConsumerLag, Logger, Publisher, Readiness, Redis, Registry } from '@kvflow/common';
+import type { Tracer } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { RateGenerator } from '../rate-generator.js';
 import { authPolicy } from './auth.js';
@@ -14,6 +15,7 @@ import {
 import { keyRoutes } from './keys.js';
 import { opsRoutes } from './ops.js';
 import { rateRoutes } from './rate.js';
+import { tracingPlugin } from './tracing.js';
 
 /**
  * A dependency the API may be built before it is connected: the value itself, or an accessor that returns it once
@@ -40,6 +42,8 @@ export interface ApiDeps {
   generator?: RateGenerator;
   /** The workers' consumer as JetStream sees it: a 409 not_yet_applied says whether any worker is running. */
   consumerLag?: () => Promise<ConsumerLag>;
+  /** With tracing on: a span per request (and a log line per sampled one, to `log`). */
+  tracer?: Tracer | undefined;
 }
 
 /** The producer's HTTP API, one plugin per concern: errors, ops endpoints, key routes, rate routes. */
@@ -72,6 +76,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.removeAllContentTypeParsers();
   await app.register(errorsPlugin, { methodsFor, log: deps.log, valueMaxBytes: deps.valueMaxBytes });
 
+  if (deps.tracer) await app.register(tracingPlugin, { tracer: deps.tracer, log: deps.log ?? app.log });
   const auth = authPolicy(deps.apiToken, deps.apiTokenReads === true);
   await app.register(opsRoutes, { registry: deps.registry, readiness: deps.readiness });
   await app.register(keyRoutes, {

@@ -32,6 +32,7 @@ import {
   TEXTUAL_TYPES_DESCRIPTION,
   valueMediaType,
 } from './media-types.js';
+import { requestContext } from './tracing.js';
 
 export interface KeyRoutesOptions {
   /** The publisher, once NATS is connected and the stream provisioned; until then writes answer 503. */
@@ -207,7 +208,7 @@ export async function keyRoutes(app: FastifyInstance, o: KeyRoutesOptions) {
       throw new ApiError('unavailable', 'not connected to NATS yet; the event was not stored', RETRY_AFTER_S);
     const event = newEvent(input);
     try {
-      const { seq, duplicate } = await publisher.publish(event);
+      const { seq, duplicate } = await publisher.publish(event, requestContext(reply.request));
       return reply.code(202).send({ id: event.id, seq, duplicate });
     } catch (err) {
       if (err instanceof StreamFullError)
