@@ -5,6 +5,9 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+# The benchmark's tracing phase exports to a real Jaeger.
+bash "$(dirname "$0")/install-jaeger.sh"
+
 NATSCLI_VERSION="${NATSCLI_VERSION:-v0.5.1}"
 BIN_DIR="${KVFLOW_BIN_DIR:-/usr/local/bin}"
 

@@ -23,10 +23,4 @@ fi
 
 bash "$(dirname "$0")/install-k8s-tools.sh"
 
-# Jaeger (v2, all-in-one in memory) for the tracing tests and `npm run demo -- --tracing`. Its go.mod has replace
-# directives, so it is built from the module source. The UI's assets are not in the Go module: the binary serves
-# the query API (/api/traces) and a placeholder page.
-JAEGER_VERSION=v1.75.0
-BIN_DIR="${KVFLOW_BIN_DIR:-/usr/local/bin}"
-build_from_source jaeger "$JAEGER_VERSION" github.com/jaegertracing/jaeger ./cmd/jaeger \
-  "-X github.com/jaegertracing/jaeger/internal/version.latestVersion=${JAEGER_VERSION}"
+bash "$(dirname "$0")/install-jaeger.sh"

@@ -32,6 +32,7 @@ import { EVENT_BYTES, kvflowPublish, natsBench } from './publish.js';
 import { median, met, type Row, spread, svgChart, table } from './report.js';
 import { benchSettings, chartWorkerMemoryLimit } from './settings.js';
 import { withStream } from './streams.js';
+import { tracingCost } from './tracing-cost.js';
 import { ceiling, kvflowWorker, workerProcess } from './worker.js';
 
 const settings = loadSettings(benchSettings, 'bench');
@@ -168,6 +169,22 @@ async function main(): Promise<void> {
       );
     }
 
+    say(
+      'tracing cost: publish and worker with tracing off, at ratio 0.01 and at 1.0 (spans to a real Jaeger)',
+    );
+    const traced = await tracingCost(
+      nc,
+      redis,
+      {
+        rounds: settings.rounds,
+        publishEvents: settings.publishEvents,
+        events: settings.events,
+        worker: settings.worker,
+        log,
+      },
+      say,
+    );
+
     const per = (f: (r: Round) => number) => rounds.map(f);
     const ratio = (num: keyof Round, den: keyof Round) => per((r) => r[num] / r[den]);
     const m = (k: keyof Round) => median(per((r) => r[k]));
@@ -202,7 +219,9 @@ async function main(): Promise<void> {
         put_to_publish: spread(ratio('put', 'publish')),
         worker_to_ceiling: spread(ratio('worker', 'ceiling')),
       },
+      ...traced.result,
       rounds,
+      tracing_rounds: traced.rounds,
       params: {
         quick: settings.quick,
         rounds: settings.rounds,
@@ -292,6 +311,7 @@ async function main(): Promise<void> {
         value: result.worker_ready_ms,
         target: { op: '<=', limit: 300 },
       },
+      ...traced.rows,
     ];
     console.log(
       `\nkvflow benchmark, ${result.at.slice(0, 10)}, ${result.machine.cpus} CPUs, Node ${process.version} ` +

@@ -18,13 +18,19 @@ import {
   type RedisServer,
 } from '@kvflow/stack';
 import { type JsMsg, jetstream } from '@nats-io/jetstream';
+import type { Tracer } from '@opentelemetry/api';
 import { benchServiceEnv, publishAll, untilAcked, withStream } from './streams.js';
 
 /** Runs `use` on a stream holding `n` events and its consumer, ready to drain; the stream is deleted afterwards. */
-function withBacklog<T>(nc: NatsConnection, n: number, use: (s: StreamSettings) => Promise<T>): Promise<T> {
+function withBacklog<T>(
+  nc: NatsConnection,
+  n: number,
+  use: (s: StreamSettings) => Promise<T>,
+  tracer?: Tracer,
+): Promise<T> {
   return withStream(nc, async (s) => {
     await publishAll(
-      new Publisher(nc, { subject: s.subject, maxInFlight: 4096, timeoutMs: 10_000, retries: 3 }),
+      new Publisher(nc, { subject: s.subject, maxInFlight: 4096, timeoutMs: 10_000, retries: 3, tracer }),
       n,
     );
     return use(s);
@@ -36,15 +42,21 @@ function drainRate(
   nc: NatsConnection,
   n: number,
   start: (s: StreamSettings) => Promise<() => Promise<void>>,
+  tracer?: Tracer,
 ): Promise<number> {
-  return withBacklog(nc, n, async (s) => {
-    const started = performance.now();
-    const stop = await start(s);
-    await untilAcked(nc, s, n);
-    const eps = n / ((performance.now() - started) / 1000);
-    await stop();
-    return eps;
-  });
+  return withBacklog(
+    nc,
+    n,
+    async (s) => {
+      const started = performance.now();
+      const stop = await start(s);
+      await untilAcked(nc, s, n);
+      const eps = n / ((performance.now() - started) / 1000);
+      await stop();
+      return eps;
+    },
+    tracer,
+  );
 }
 
 /** Pull and ack with nats.js `consume()`, nothing else. */
@@ -119,6 +131,7 @@ export async function startWorker(
   worker: WorkerSettings,
   log: Logger,
   onApplied?: (events: readonly { event: { ts: number } }[]) => void,
+  tracer?: Tracer,
 ): Promise<InProcessWorker> {
   const runtime = await createWorkerRuntime({
     nc,
@@ -129,6 +142,7 @@ export async function startWorker(
     readiness: new Readiness([]),
     log,
     onApplied,
+    tracer,
   });
   return { stop: () => runtime.drain() };
 }
@@ -139,11 +153,18 @@ export function kvflowWorker(
   n: number,
   worker: WorkerSettings,
   log: Logger,
+  tracer?: Tracer,
 ): Promise<number> {
-  return drainRate(nc, n, async (s) => {
-    const w = await startWorker(nc, redis, s, worker, log);
-    return () => w.stop();
-  });
+  // With a tracer, the backlog is published with it too: the events its sampler picks carry a traceparent.
+  return drainRate(
+    nc,
+    n,
+    async (s) => {
+      const w = await startWorker(nc, redis, s, worker, log, undefined, tracer);
+      return () => w.stop();
+    },
+    tracer,
+  );
 }
 
 async function residentBytes(port: number): Promise<number> {

@@ -49,6 +49,16 @@ export interface DemoSettings {
   workerEnv: Record<string, string>;
   /** SIGTERM -> SIGKILL, as terminationGracePeriodSeconds in the chart (drain time + 5 s). */
   terminationGraceMs: number;
+  /** With `--tracing`: the share of new traces recorded (the chart's tracing.sampleRatio). */
+  tracingSampleRatio: number;
+}
+
+function sampleRatioOf(values: Values, files: string[]): number {
+  const tracing = values.tracing as { sampleRatio?: unknown } | undefined;
+  const ratio = tracing?.sampleRatio ?? 0.01;
+  if (typeof ratio !== 'number' || ratio < 0 || ratio > 1)
+    throw new Error(`invalid tracing.sampleRatio in ${files.join(' + ')}: expected a number from 0 to 1`);
+  return ratio;
 }
 
 /** Reads and merges values files the way `helm -f a.yaml -f b.yaml` does (later files win). */
@@ -93,5 +103,6 @@ export function loadDemoSettings(files: string[] = DEFAULT_VALUES_FILES): DemoSe
       SHUTDOWN_GRACE_MS: String(c.shutdownGraceSeconds * 1000),
     },
     terminationGraceMs: (c.shutdownGraceSeconds + 5) * 1000,
+    tracingSampleRatio: sampleRatioOf(values, files),
   };
 }

@@ -24,6 +24,7 @@ import {
   lastError,
   launchService,
   type ServiceProcess,
+  startJaeger,
   waitUntil,
 } from '@kvflow/stack';
 import { loadDemoSettings } from './demo-settings.js';
@@ -58,6 +59,8 @@ Options:
                      (3 masters + 3 replicas), started on free loopback ports, instead of one server of each; the
                      services get the URLs, REDIS_CLUSTER=true and STREAM_REPLICAS=3, and the local scaler reads
                      the lag from the consumer leader's node, as KEDA does
+  --tracing          start a local Jaeger (in memory) and trace the producer and the workers (OpenTelemetry,
+                     the chart's tracing.sampleRatio); prints where to query the traces
   --report DIR       where the scenario writes scaling-report.{html,json} (default out)
   --measure-worker   measure what one worker applies per second with the values' consumer settings (a backlog,
                      one worker, five 10 s windows) and write worker-capacity.json to the report directory: the
@@ -83,6 +86,7 @@ function parseOptions() {
     rate: { type: 'string', default: '0' },
     values: { type: 'string', multiple: true },
     cluster: { type: 'boolean', default: false },
+    tracing: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   } as const;
   try {
@@ -113,11 +117,29 @@ function parseOptions() {
     rate,
     values: o.values,
     cluster: o.cluster,
+    tracing: o.tracing,
     measureWorker: o['measure-worker'],
   };
 }
 
 const say = (line: string) => process.stdout.write(`kvflow: ${line}\n`);
+
+/** `--tracing`: a Jaeger for this run, and the OTEL_* settings that send the services' spans to it. */
+async function startTracingBackend(logDir: string, ratio: number): Promise<Record<string, string>> {
+  const jaeger = await startJaeger({ logFile: join(logDir, 'jaeger.log') });
+  undo.push(() => jaeger.stop());
+  say(
+    `tracing: Jaeger at ${jaeger.queryUrl} (in memory; 1 new trace in ${Math.round(1 / Math.max(ratio, 1e-9))} ` +
+      'recorded, and every write sent with a sampled traceparent). Traces: ' +
+      `${jaeger.queryUrl}/api/traces?service=kvflow-producer&limit=20, one: ${jaeger.queryUrl}/api/v3/traces/<id> ` +
+      "(the web UI's assets are not part of the Go build: the page there is a placeholder).",
+  );
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint,
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: String(ratio),
+  };
+}
 
 // What this run started, undone in reverse on the way out, whether it ends normally, fails or is interrupted: a
 // failed start leaves no server or service of its own behind (servers it reused were never its own).
@@ -198,6 +220,7 @@ async function main(): Promise<number> {
     ...serversEnv,
     PROVISION: 'false',
     LOG_LEVEL: local.logLevel,
+    ...(opts.tracing ? await startTracingBackend(stack.logDir, settings.tracingSampleRatio) : {}),
   };
   const producer: ServiceProcess = launchService(
     'producer/dist/main.js',

@@ -1,4 +1,4 @@
-import { context, propagation, type Tracer, trace } from '@opentelemetry/api';
+import { context, propagation, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -38,6 +38,19 @@ function samplerOf(s: TracingSettings): Sampler {
   }
 }
 
+let registered = false;
+
+/**
+ * The process-wide parts, once: the W3C propagator (traceHeadersOf, contextFromHeaders) and the async context
+ * manager. No global tracer provider: spans come only from the tracer handed to the publisher, API and worker.
+ */
+function registerPropagation(): void {
+  if (registered) return;
+  registered = true;
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+}
+
 /**
  * Starts the OpenTelemetry SDK, or nothing when tracing is off: then callers get no tracer and skip every span,
  * so the hot paths pay one `undefined` check. Spans are batched and sent as OTLP/HTTP protobuf. Only the W3C
@@ -56,9 +69,7 @@ export function startTracing(s: TracingSettings, version: string): Tracing | und
       }),
     ],
   });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(provider);
+  registerPropagation();
   return {
     tracer: provider.getTracer('kvflow', version),
     shutdown: () => provider.shutdown(),
