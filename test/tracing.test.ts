@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type DeadLetter, listDeadLetters, replayDeadLetter } from '@kvflow/common';
 import {
   freePort,
   httpReady,
@@ -9,6 +10,8 @@ import {
 } from '@kvflow/stack';
 import { consumerLag, serviceEnv, settingsFor, spawnService, startWorkerProcess } from '@kvflow/testkit';
 import { useServers } from '@kvflow/testkit/vitest';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // One write followed across the queue in a real Jaeger: the producer and the workers export OTLP/HTTP to it, and
@@ -188,5 +191,26 @@ describe('tracing one write across the queue (real Jaeger)', () => {
     expect(entry).toMatchObject({ trace_id: caller.traceId, msg: 'request completed', status: 202 });
     expect(entry.span_id).toMatch(/^[0-9a-f]{16}$/);
     expect(entry.span_id).not.toBe(caller.spanId);
+  }, 30_000);
+
+  it('keeps the trace of a dead-lettered event in its dead-letter copy and in its replay', async () => {
+    if (workers.length === 0) await startWorkerProcess(env, workers);
+    const caller = callerContext();
+    const s = settingsFor(env);
+    const h = headers();
+    h.set('Nats-Msg-Id', `poison-${caller.traceId}`);
+    h.set('traceparent', caller.traceparent);
+    await jetstream(servers.nc).publish(s.subject, new TextEncoder().encode('not an event'), { headers: h });
+    const jsm = await jetstreamManager(servers.nc);
+    let letter: DeadLetter | undefined;
+    await waitUntil('the poison message dead-lettered', async () => {
+      for await (const l of listDeadLetters(jsm, s))
+        if (l.trace?.traceparent === caller.traceparent) letter = l;
+      return letter !== undefined;
+    });
+    expect(letter?.kind).toBe('poison');
+    const replayedSeq = await replayDeadLetter(servers.nc, jsm, s, letter as DeadLetter);
+    const replayed = await jsm.streams.getMessage(s.stream, { seq: replayedSeq });
+    expect(replayed?.header.get('traceparent')).toBe(caller.traceparent);
   }, 30_000);
 });
