@@ -9,6 +9,28 @@ import {
 import type { JsMsg } from '@nats-io/jetstream';
 import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 
+const TRACEPARENT = Buffer.from('traceparent:');
+
+/** What nats.js keeps of a delivered message: its raw bytes and where the header block ends (-1: none). */
+interface RawDelivery {
+  msg?: { _msg?: { hdr?: number }; _rdata?: Uint8Array };
+}
+
+/**
+ * True when a delivered message may carry a trace context: `traceparent` in its raw header block, found without
+ * decoding the headers. Every event has a header block (`Nats-Msg-Id`), and nats.js decodes it on first access:
+ * measured side by side (300,000 messages, 5 runs, Node 24) decoding and reading `traceparent` took 0.59-0.74 µs
+ * and this scan 0.10-0.11 µs, about 6% of the worker's time per event at 0.01 sampling. Without those internals
+ * (another nats.js), it decodes.
+ */
+function mayCarryTrace(m: JsMsg): boolean {
+  const raw = (m as unknown as RawDelivery).msg;
+  const end = raw?._msg?.hdr;
+  const bytes = raw?._rdata;
+  if (end === undefined || bytes === undefined) return m.headers?.has('traceparent') ?? false;
+  return end > 0 && Buffer.from(bytes.buffer, bytes.byteOffset, end).indexOf(TRACEPARENT) >= 0;
+}
+
 /**
  * The worker's spans for the traced events of one batch. Each event that arrives with a sampled `traceparent`
  * gets a `process` span (CONSUMER) whose parent is the producer's `publish` span, so one trace crosses the queue,
@@ -36,6 +58,7 @@ export class EventSpans {
     const fetched = Date.now();
     const spans: Array<{ index: number; span: Span }> = [];
     valid.forEach((v, index) => {
+      if (!mayCarryTrace(v.msg)) return;
       const parent = contextFromHeaders(v.msg.headers);
       if (!parent) return;
       const creation = trace.getSpanContext(parent);

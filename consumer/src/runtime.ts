@@ -5,7 +5,7 @@ import {
   type NatsConnection,
   type Readiness,
   type Redis,
-  type Registry,
+  Registry,
   type StreamSettings,
   type ValidMessage,
   type WorkerSettings,
@@ -66,7 +66,10 @@ export async function createWorkerRuntime(d: WorkerRuntimeDeps): Promise<WorkerR
   const batchSize = work.batchSize(d.worker.batchSize, queued + d.worker.applyConcurrency);
   const queue = new BatchQueue<JsMsg>(batchSize * queued);
   const pump = new PullPump(consumer, queue, { batchSize, expiresMs: d.worker.pullExpiresMs }, d.log);
-  const metrics = createConsumerMetrics(d.registry, { exemplars: d.tracer !== undefined });
+  // Exemplars need the OpenMetrics exposition (the process's registry has it with tracing on).
+  const exemplars =
+    d.tracer !== undefined && (d.registry.contentType as string) === Registry.OPENMETRICS_CONTENT_TYPE;
+  const metrics = createConsumerMetrics(d.registry, { exemplars });
   // Before pulling: if Redis lost acknowledged writes (while this worker was away), repair first.
   const guard = new RedisGuard({
     nc: d.nc,
