@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeEvent, type NatsConnection, newEvent, Publisher } from '@kvflow/common';
-import type { Tracer } from '@opentelemetry/api';
+import { encodeEvent, type NatsConnection, newEvent, Publisher, type SpanSource } from '@kvflow/common';
 import { dropStreams, publishAll, VALUE, withStream } from './streams.js';
 
 /** Bytes of one benchmark event on the wire (the JSON body): nats bench publishes messages of the same size. */
@@ -12,10 +11,10 @@ export const EVENT_BYTES = encodeEvent(
 ).length;
 
 /** kvflow's Publisher into a fresh stream (file storage, duplicate window on, `Nats-Msg-Id` on every event). */
-export function kvflowPublish(nc: NatsConnection, n: number, tracer?: Tracer): Promise<number> {
+export function kvflowPublish(nc: NatsConnection, n: number, tracing?: SpanSource): Promise<number> {
   return withStream(nc, (s) =>
     publishAll(
-      new Publisher(nc, { subject: s.subject, maxInFlight: 1024, timeoutMs: 10_000, retries: 3, tracer }),
+      new Publisher(nc, { subject: s.subject, maxInFlight: 1024, timeoutMs: 10_000, retries: 3, tracing }),
       n,
     ),
   );

@@ -57,8 +57,7 @@ export async function tracingCost(
       const order = LEVELS.map((_, i) => LEVELS[(i + r) % LEVELS.length] as Level);
       const publish: Partial<Record<Level, number>> = {};
       const worker: Partial<Record<Level, number>> = {};
-      for (const level of order)
-        publish[level] = await kvflowPublish(nc, opts.publishEvents, tracing[level]?.tracer);
+      for (const level of order) publish[level] = await kvflowPublish(nc, opts.publishEvents, tracing[level]);
       for (const level of order)
         worker[level] = await kvflowWorker(
           nc,
@@ -66,7 +65,7 @@ export async function tracingCost(
           opts.events,
           opts.worker,
           opts.log,
-          tracing[level]?.tracer,
+          tracing[level],
         );
       const round: TracingRound = {
         publishOff: publish.off as number,

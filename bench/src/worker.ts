@@ -5,6 +5,7 @@ import {
   Publisher,
   Readiness,
   type Redis,
+  type SpanSource,
   type StreamSettings,
   type WorkerSettings,
 } from '@kvflow/common';
@@ -18,7 +19,6 @@ import {
   type RedisServer,
 } from '@kvflow/stack';
 import { type JsMsg, jetstream } from '@nats-io/jetstream';
-import type { Tracer } from '@opentelemetry/api';
 import { benchServiceEnv, publishAll, untilAcked, withStream } from './streams.js';
 
 /** Runs `use` on a stream holding `n` events and its consumer, ready to drain; the stream is deleted afterwards. */
@@ -26,11 +26,11 @@ function withBacklog<T>(
   nc: NatsConnection,
   n: number,
   use: (s: StreamSettings) => Promise<T>,
-  tracer?: Tracer,
+  tracing?: SpanSource,
 ): Promise<T> {
   return withStream(nc, async (s) => {
     await publishAll(
-      new Publisher(nc, { subject: s.subject, maxInFlight: 4096, timeoutMs: 10_000, retries: 3, tracer }),
+      new Publisher(nc, { subject: s.subject, maxInFlight: 4096, timeoutMs: 10_000, retries: 3, tracing }),
       n,
     );
     return use(s);
@@ -42,7 +42,7 @@ function drainRate(
   nc: NatsConnection,
   n: number,
   start: (s: StreamSettings) => Promise<() => Promise<void>>,
-  tracer?: Tracer,
+  tracing?: SpanSource,
 ): Promise<number> {
   return withBacklog(
     nc,
@@ -55,7 +55,7 @@ function drainRate(
       await stop();
       return eps;
     },
-    tracer,
+    tracing,
   );
 }
 
@@ -131,7 +131,7 @@ export async function startWorker(
   worker: WorkerSettings,
   log: Logger,
   onApplied?: (events: readonly { event: { ts: number } }[]) => void,
-  tracer?: Tracer,
+  tracer?: SpanSource['tracer'],
 ): Promise<InProcessWorker> {
   const runtime = await createWorkerRuntime({
     nc,
@@ -153,17 +153,17 @@ export function kvflowWorker(
   n: number,
   worker: WorkerSettings,
   log: Logger,
-  tracer?: Tracer,
+  tracing?: SpanSource,
 ): Promise<number> {
-  // With a tracer, the backlog is published with it too: the events its sampler picks carry a traceparent.
+  // With tracing, the backlog is published with it too: the events it samples carry a traceparent.
   return drainRate(
     nc,
     n,
     async (s) => {
-      const w = await startWorker(nc, redis, s, worker, log, undefined, tracer);
+      const w = await startWorker(nc, redis, s, worker, log, undefined, tracing?.tracer);
       return () => w.stop();
     },
-    tracer,
+    tracing,
   );
 }
 

@@ -104,4 +104,4 @@ export {
   traceHeadersOf,
   traceLogFields,
 } from './trace/message-context.js';
-export { startTracing, type Tracing } from './trace/tracing.js';
+export { type SpanSource, startTracing, type Tracing } from './trace/tracing.js';

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     valueMaxBytes: settings.stream.valueMaxBytes,
     log,
     generator,
-    tracer: tracing?.tracer,
+    tracing,
     consumerLag: () =>
       nc ? readConsumerLag(nc, settings.stream) : Promise.reject(new Error('NATS is not connected yet')),
   });
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
       log.info(await provision(conn, settings.stream), 'stream and consumer provisioned');
     publisher = new Publisher(
       conn,
-      { subject: settings.stream.subject, ...settings.publish, tracer: tracing?.tracer },
+      { subject: settings.stream.subject, ...settings.publish, tracing },
       publisherMetrics(metrics),
     );
     readiness.set('nats', true);

@@ -1,4 +1,4 @@
-import { ConfigError, env, parseEnv } from '@kvflow/common';
+import { ConfigError, env, parseEnv, startTracing } from '@kvflow/common';
 import { consumerSettings } from '@kvflow/consumer';
 import { producerSettings } from '@kvflow/producer';
 import { describe, expect, it } from 'vitest';
@@ -138,5 +138,35 @@ describe('tracing settings (the standard OTEL_* variables)', () => {
     expect(problems(() => consumerSettings.parse({ OTEL_EXPORTER_OTLP_ENDPOINT: 'jaeger:4318' }))[0]).toMatch(
       /OTEL_EXPORTER_OTLP_ENDPOINT="jaeger:4318" is invalid: expected an http:\/\/ or https:\/\/ URL/,
     );
+  });
+});
+
+describe('the root sampling decision (before any span exists)', () => {
+  const at = (sampler: string, arg?: string) =>
+    startTracing(
+      producerSettings.parse({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+        OTEL_TRACES_SAMPLER: sampler,
+        ...(arg === undefined ? {} : { OTEL_TRACES_SAMPLER_ARG: arg }),
+      }).tracing,
+      'test',
+    );
+
+  it('records the ratio of new traces, all or none at the ends', async () => {
+    const cases: Array<[string, string | undefined, number, number]> = [
+      ['parentbased_traceidratio', '0', 0, 0],
+      ['parentbased_traceidratio', '1', 10_000, 10_000],
+      ['parentbased_traceidratio', '0.1', 800, 1_200],
+      ['parentbased_always_off', undefined, 0, 0],
+      ['always_on', undefined, 10_000, 10_000],
+    ];
+    for (const [sampler, arg, min, max] of cases) {
+      const t = at(sampler, arg);
+      let sampled = 0;
+      for (let i = 0; i < 10_000; i++) if (t?.sampleRoot()) sampled++;
+      expect(sampled, `${sampler} ${arg ?? ''}`).toBeGreaterThanOrEqual(min);
+      expect(sampled, `${sampler} ${arg ?? ''}`).toBeLessThanOrEqual(max);
+      await t?.shutdown();
+    }
   });
 });

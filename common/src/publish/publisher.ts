@@ -13,6 +13,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { type EventSource, encodeEvent, type KvEvent } from '../event/event.js';
 import * as attr from '../trace/attributes.js';
 import { type TraceHeaders, traceHeadersOf } from '../trace/message-context.js';
+import type { SpanSource } from '../trace/tracing.js';
 import { AckWindow, type StreamAck } from './ack-window.js';
 
 /**
@@ -81,8 +82,8 @@ export interface PublisherOptions {
   maxInFlight: number;
   timeoutMs: number;
   retries: number;
-  /** With tracing on: a `publish` span per event, its context sent in the message's headers. */
-  tracer?: Tracer | undefined;
+  /** With tracing on: a `publish` span per sampled event, its context sent in the message's headers. */
+  tracing?: SpanSource | undefined;
 }
 
 /**
@@ -132,11 +133,15 @@ export class Publisher {
     return this.inFlight < this.opts.maxInFlight;
   }
 
-  /** Stores the event; `parent` is the context of the work it belongs to (an API request), if traced. */
-  publish(event: KvEvent, parent?: Context): Promise<Published> {
-    return this.opts.tracer
-      ? this.traced(this.opts.tracer, event, parent)
-      : this.send(event, undefined, undefined);
+  /**
+   * Stores the event. `parent`: the context of the traced work it belongs to (an API request); null when that work
+   * was decided not to be traced; undefined for an event of its own (the generator's), a new trace if sampled.
+   */
+  publish(event: KvEvent, parent?: Context | null): Promise<Published> {
+    const t = this.opts.tracing;
+    if (!t || parent === null || (parent === undefined && !t.sampleRoot()))
+      return this.send(event, undefined, undefined);
+    return this.traced(t.tracer, event, parent);
   }
 
   private async traced(tracer: Tracer, event: KvEvent, parent: Context | undefined): Promise<Published> {

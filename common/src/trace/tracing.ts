@@ -15,26 +15,44 @@ import {
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { TracingSettings } from '../settings/tracing.js';
 
-export interface Tracing {
+/** What makes kvflow's spans: the tracer, and the decision for a new trace. */
+export interface SpanSource {
   tracer: Tracer;
+  /**
+   * Whether a new trace (no parent) is recorded, decided before any span exists: when false, callers make no span
+   * at all, so an unsampled event costs this call and nothing else (the SDK would generate ids and a non-recording
+   * span for it).
+   */
+  sampleRoot(): boolean;
+}
+
+export interface Tracing extends SpanSource {
   /** Exports what is buffered; call before exit so the last spans are not lost. */
   shutdown(): Promise<void>;
 }
 
-function samplerOf(s: TracingSettings): Sampler {
+/**
+ * The SDK's sampler, and the root decision kvflow makes before it (sampleRoot). For the parent-based samplers the
+ * root decision is all kvflow's (the SDK then records every root it is asked for, and follows a parent's flag);
+ * the others keep the SDK's own rule.
+ */
+function samplingOf(s: TracingSettings): { sampler: Sampler; sampleRoot: () => boolean } {
+  const yes = () => true;
+  const no = () => false;
+  const followParent = new ParentBasedSampler({ root: new AlwaysOnSampler() });
   switch (s.sampler) {
     case 'always_on':
-      return new AlwaysOnSampler();
+      return { sampler: new AlwaysOnSampler(), sampleRoot: yes };
     case 'always_off':
-      return new AlwaysOffSampler();
+      return { sampler: new AlwaysOffSampler(), sampleRoot: no };
     case 'traceidratio':
-      return new TraceIdRatioBasedSampler(s.ratio);
+      return { sampler: new TraceIdRatioBasedSampler(s.ratio), sampleRoot: yes };
     case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+      return { sampler: followParent, sampleRoot: yes };
     case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+      return { sampler: followParent, sampleRoot: no };
     case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(s.ratio) });
+      return { sampler: followParent, sampleRoot: () => Math.random() < s.ratio };
   }
 }
 
@@ -58,8 +76,9 @@ function registerPropagation(): void {
  */
 export function startTracing(s: TracingSettings, version: string): Tracing | undefined {
   if (!s.enabled) return undefined;
+  const { sampler, sampleRoot } = samplingOf(s);
   const provider = new TracerProvider({
-    sampler: samplerOf(s),
+    sampler,
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: s.serviceName, [ATTR_SERVICE_VERSION]: version }),
     spanProcessors: [
       new BatchSpanProcessor({
@@ -72,6 +91,7 @@ export function startTracing(s: TracingSettings, version: string): Tracing | und
   registerPropagation();
   return {
     tracer: provider.getTracer('kvflow', version),
+    sampleRoot,
     shutdown: () => provider.shutdown(),
   };
 }

@@ -1,7 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { ConsumerLag, Logger, Publisher, Readiness, Redis, Registry } from '@kvflow/common';
-import type { Tracer } from '@opentelemetry/api';
+import type { ConsumerLag, Logger, Publisher, Readiness, Redis, Registry, SpanSource } from '@kvflow/common';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { RateGenerator } from '../rate-generator.js';
 import { authPolicy } from './auth.js';
@@ -42,8 +41,8 @@ export interface ApiDeps {
   generator?: RateGenerator;
   /** The workers' consumer as JetStream sees it: a 409 not_yet_applied says whether any worker is running. */
   consumerLag?: () => Promise<ConsumerLag>;
-  /** With tracing on: a span per request (and a log line per sampled one, to `log`). */
-  tracer?: Tracer | undefined;
+  /** With tracing on: a span per sampled request (and a log line for it, to `log`). */
+  tracing?: SpanSource | undefined;
 }
 
 /** The producer's HTTP API, one plugin per concern: errors, ops endpoints, key routes, rate routes. */
@@ -76,7 +75,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.removeAllContentTypeParsers();
   await app.register(errorsPlugin, { methodsFor, log: deps.log, valueMaxBytes: deps.valueMaxBytes });
 
-  if (deps.tracer) await app.register(tracingPlugin, { tracer: deps.tracer, log: deps.log ?? app.log });
+  if (deps.tracing) await app.register(tracingPlugin, { tracing: deps.tracing, log: deps.log ?? app.log });
   const auth = authPolicy(deps.apiToken, deps.apiTokenReads === true);
   await app.register(opsRoutes, { registry: deps.registry, readiness: deps.readiness });
   await app.register(keyRoutes, {

@@ -1,4 +1,4 @@
-import { traceLogFields } from '@kvflow/common';
+import { type SpanSource, traceLogFields } from '@kvflow/common';
 import {
   type Context,
   context,
@@ -7,7 +7,6 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
-  type Tracer,
   trace,
 } from '@opentelemetry/api';
 import {
@@ -30,9 +29,9 @@ const getter = {
   get: (carrier: FastifyRequest['headers'], key: string) => carrier[key],
 };
 
-/** The context a write's publish span belongs to: the request's span, when traced. */
-export function requestContext(req: FastifyRequest): Context | undefined {
-  return req.otel?.ctx;
+/** The context a write's publish span belongs to: the request's span; null when the request is not traced. */
+export function requestContext(req: FastifyRequest): Context | null {
+  return req.otel?.ctx ?? null;
 }
 
 /**
@@ -41,12 +40,14 @@ export function requestContext(req: FastifyRequest): Context | undefined {
  * thousands of writes a second, that is what sampling is for).
  */
 export const tracingPlugin = fp(
-  async (app: FastifyInstance, opts: { tracer: Tracer; log: FastifyBaseLogger }) => {
+  async (app: FastifyInstance, opts: { tracing: SpanSource; log: FastifyBaseLogger }) => {
     app.decorateRequest('otel', null);
     app.addHook('onRequest', async (req) => {
+      // A caller's traceparent decides (the sampler follows it); without one, a new trace if sampled.
+      if (req.headers.traceparent === undefined && !opts.tracing.sampleRoot()) return;
       const parent = propagation.extract(ROOT_CONTEXT, req.headers, getter);
       const route = req.routeOptions.url;
-      const span = opts.tracer.startSpan(
+      const span = opts.tracing.tracer.startSpan(
         route ? `${req.method} ${route}` : req.method,
         {
           kind: SpanKind.SERVER,
