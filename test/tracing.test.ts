@@ -213,4 +213,22 @@ describe('tracing one write across the queue (real Jaeger)', () => {
     const replayed = await jsm.streams.getMessage(s.stream, { seq: replayedSeq });
     expect(replayed?.header.get('traceparent')).toBe(caller.traceparent);
   }, 30_000);
+
+  it('continues the trace when kvflow rebuild applies a traced event again', async () => {
+    if (workers.length === 0) await startWorkerProcess(env, workers);
+    const caller = callerContext();
+    const { seq } = await putKey('rebuilt', caller.traceparent);
+    await traceOf(caller.traceId, (spans) => named(spans, 'apply').length > 0);
+    const cli = spawnService('cli/dist/main.js', env, ['rebuild', '--from-seq', String(seq)]);
+    servers.services.push(cli);
+    const { code } = await cli.exited;
+    expect(code, cli.output()).toBe(0);
+    const t = await traceOf(caller.traceId, (spans) => named(spans, 'rebuild ').length > 0);
+    const [rebuilt] = named(t, 'rebuild ');
+    const [publish] = named(t, 'publish ');
+    expect(rebuilt?.parentSpanId).toBe(publish?.spanId);
+    expect(rebuilt?.service).toBe('kvflow-cli');
+    expect(tag(rebuilt as OtlpSpan, 'kvflow.stream.sequence')).toBe(seq);
+    expect(tag(rebuilt as OtlpSpan, 'kvflow.apply.outcome')).toBe('stale');
+  }, 60_000);
 });

@@ -59,14 +59,7 @@ export async function tracingCost(
       const worker: Partial<Record<Level, number>> = {};
       for (const level of order) publish[level] = await kvflowPublish(nc, opts.publishEvents, tracing[level]);
       for (const level of order)
-        worker[level] = await kvflowWorker(
-          nc,
-          redis,
-          opts.events,
-          opts.worker,
-          opts.log,
-          tracing[level],
-        );
+        worker[level] = await kvflowWorker(nc, redis, opts.events, opts.worker, opts.log, tracing[level]);
       const round: TracingRound = {
         publishOff: publish.off as number,
         publish001: publish['001'] as number,

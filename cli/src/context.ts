@@ -11,16 +11,25 @@ import {
   type Logger,
   loadSettings,
   type NatsConnection,
+  packageVersion,
   type Redis,
   type StreamSettings,
+  startTracing,
   streamEnv,
   streamSettings,
+  type Tracing,
+  tracingEnv,
+  tracingSettings,
 } from '@kvflow/common';
 
 /** The CLI reads the pipeline's variables; it logs only warnings and worse unless LOG_LEVEL says otherwise. */
 export const cliSettings = defineSettings(
-  { ...connectionEnv, ...streamEnv, LOG_LEVEL: env.oneOf('warn', LOG_LEVELS) },
-  (e) => ({ connection: connectionSettings(e), stream: streamSettings(e) }),
+  { ...connectionEnv, ...streamEnv, ...tracingEnv, LOG_LEVEL: env.oneOf('warn', LOG_LEVELS) },
+  (e) => ({
+    connection: connectionSettings(e),
+    stream: streamSettings(e),
+    tracing: tracingSettings(e, 'kvflow-cli'),
+  }),
 );
 
 /** Exit codes scripts can rely on. */
@@ -48,6 +57,8 @@ export class CliContext {
   readonly log: Logger;
   private nc: NatsConnection | null = null;
   private redis: Redis | null = null;
+  /** With the OTEL_* settings: `rebuild` continues each traced event's trace. */
+  readonly tracing: Tracing | undefined;
 
   constructor(source: NodeJS.ProcessEnv = process.env) {
     // The start-up path every kvflow process takes: .env, validation, exit 2 naming what to fix.
@@ -56,6 +67,7 @@ export class CliContext {
     this.stream = settings.stream;
     // Commands print their results on stdout (--json must stay parseable): logs go to stderr.
     this.log = createLogger('kvflow-cli', settings.connection.logLevel, { stderr: true });
+    this.tracing = startTracing(settings.tracing, packageVersion(import.meta.url));
   }
 
   async nats(): Promise<NatsConnection> {
@@ -71,5 +83,6 @@ export class CliContext {
   async close(): Promise<void> {
     await this.nc?.drain().catch(() => undefined);
     await this.redis?.quit().catch(() => undefined);
+    await this.tracing?.shutdown().catch(() => undefined);
   }
 }

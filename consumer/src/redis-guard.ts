@@ -9,6 +9,7 @@ import {
   type StreamSettings,
 } from '@kvflow/common';
 import { jetstreamManager } from '@nats-io/jetstream';
+import type { Tracer } from '@opentelemetry/api';
 import { domainLabel, type GuardDomain, guardDomains } from './guard-domains.js';
 import type { ConsumerMetrics } from './metrics.js';
 
@@ -90,6 +91,8 @@ export class RedisGuard {
       metrics: ConsumerMetrics;
       log: Logger;
       intervalMs: number;
+      /** With tracing on: a repaired event's re-apply is a span in its own trace. */
+      tracer?: Tracer | undefined;
     },
   ) {}
 
@@ -231,10 +234,12 @@ export class RedisGuard {
     const acked = await rebuildFromStream(nc, redis, stream, {
       fromSeq: watermark + 1,
       toSeq: position.ackFloor,
+      tracer: this.d.tracer,
     });
     const beyond = await rebuildFromStream(nc, redis, stream, {
       fromSeq: Math.max(watermark, position.ackFloor) + 1,
       toSeq: position.delivered,
+      tracer: this.d.tracer,
     });
     // Recorded before the watermark is raised: the raise only lands in a process whose check stands.
     await redis.set(domain.checkedRunKey, runId);

@@ -78,6 +78,7 @@ export async function createWorkerRuntime(d: WorkerRuntimeDeps): Promise<WorkerR
     metrics,
     log: d.log,
     intervalMs: d.worker.watermarkIntervalMs,
+    tracer: d.tracer,
   });
   await guard.start();
   const worker = new Worker({

@@ -9,6 +9,7 @@ export async function rebuild(ctx: CliContext, opts: { fromSeq?: number; reset: 
   const result = await rebuildFromStream(nc, redis, ctx.stream, {
     fromSeq: opts.fromSeq,
     reset: opts.reset,
+    tracer: ctx.tracing?.tracer,
     onProgress: (p) => {
       progress ??= new Progress('rebuilding', p.lastSeq - p.firstSeq + 1);
       progress.update(p.seq - p.firstSeq + 1);

@@ -1,11 +1,13 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { type Decoded, decodeEvent } from '../event/event.js';
 import type { StreamSettings } from '../settings/pipeline.js';
 
 export interface ReplayedMessage {
   seq: number;
   decoded: Decoded;
+  /** The message's headers (its trace context, if it was traced). */
+  headers: MsgHdrs | undefined;
 }
 
 export interface ReplayBounds {
@@ -51,7 +53,7 @@ export async function* replayStream(
   const messages = await consumer.consume({ max_messages: batchSize });
   try {
     for await (const m of messages) {
-      yield { seq: m.seq, decoded: decodeEvent(m.data, s.valueMaxBytes) };
+      yield { seq: m.seq, decoded: decodeEvent(m.data, s.valueMaxBytes), headers: m.headers };
       if (m.seq >= bounds.lastSeq || m.info.pending === 0) break;
     }
   } finally {
