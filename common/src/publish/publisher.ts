@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import {
   type Context,
   context,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -159,7 +160,7 @@ export class Publisher {
       parent ?? context.active(),
     );
     try {
-      const published = await this.send(event, traceHeadersOf(trace.setSpan(context.active(), span)), span);
+      const published = await this.send(event, traceHeadersOf(trace.setSpan(ROOT_CONTEXT, span)), span);
       span.setAttributes({
         [attr.STREAM_SEQUENCE]: published.seq,
         [attr.PUBLISH_DUPLICATE]: published.duplicate,

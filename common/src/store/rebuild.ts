@@ -63,9 +63,10 @@ export async function rebuildFromStream(
     spans = [];
     opts.onProgress?.({ ...progress });
   };
-  for await (const { seq, decoded, headers } of replayStream(nc, s, bounds, batchSize * 2)) {
+  for await (const replayed of replayStream(nc, s, bounds, batchSize * 2)) {
+    const { seq, decoded } = replayed;
     if (decoded.ok) {
-      const parent = opts.tracer && contextFromHeaders(headers);
+      const parent = opts.tracer && contextFromHeaders(replayed.headers);
       if (parent && opts.tracer)
         spans.push({
           index: writes.length,

@@ -53,7 +53,14 @@ export async function* replayStream(
   const messages = await consumer.consume({ max_messages: batchSize });
   try {
     for await (const m of messages) {
-      yield { seq: m.seq, decoded: decodeEvent(m.data, s.valueMaxBytes), headers: m.headers };
+      // Headers are decoded on access (nats.js): only a traced rebuild reads them.
+      yield {
+        seq: m.seq,
+        decoded: decodeEvent(m.data, s.valueMaxBytes),
+        get headers() {
+          return m.headers;
+        },
+      };
       if (m.seq >= bounds.lastSeq || m.info.pending === 0) break;
     }
   } finally {
