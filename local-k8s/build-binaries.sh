@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Builds the Go binaries the local node runs, from the Go module proxy at the versions pinned in local-k8s/build/*:
-# Kubernetes (apiserver, controller-manager, scheduler, kubelet, proxy, kubectl), KEDA (operator, metrics adapter,
-# webhooks), CoreDNS, prometheus-operator (and its config reloader), Prometheus. One build at a time (2 cores). A binary already built with the same version stamp is kept.
-# Usage: local-k8s/build-binaries.sh [kubernetes|keda|coredns ...]   (default: all)
+# Builds the binaries the local node runs, from the Go module proxy at the versions pinned in local-k8s/build/* and
+# local-k8s/lib.sh: Kubernetes (apiserver, controller-manager, scheduler, kubelet, proxy, kubectl) and CoreDNS, then
+# what the infrastructure charts' images hold, at the versions those charts ship (lib.sh says where the proxy made
+# it another): KEDA (operator, metrics adapter, webhooks), prometheus-operator (and its config reloader),
+# Prometheus, Alertmanager, node_exporter, kube-state-metrics, nats-server and its config reloader (nack), Reloader,
+# the sealed-secrets controller and kubeseal; and Valkey (C, from Debian's source package, SHA-256 pinned). One
+# build at a time (2 cores). A binary already built with the same version stamp is kept.
+# Usage: local-k8s/build-binaries.sh [kubernetes|keda|coredns|infra ...]   (default: all)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=local-k8s/lib.sh
@@ -57,7 +61,7 @@ build_kubernetes() {
 build_keda() {
   local src work ld="-s -w -X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v} -X github.com/kedacore/keda/v2/version.GitCommit=$KEDA_VERSION"
   src="$(module_source github.com/kedacore/keda/v2 "$KEDA_VERSION")"
-  work="$K8S_HOME/build/keda"
+  work="$K8S_HOME/build/keda@$KEDA_VERSION"
   if [ ! -f "$work/go.mod" ]; then
     rm -rf "$work" && mkdir -p "$work" && cp -r "$src/." "$work/" && chmod -R u+w "$work"
   fi
@@ -71,7 +75,7 @@ build_keda() {
 build_prometheus_operator() {
   local src work v="$PROMETHEUS_OPERATOR_VERSION" m=github.com/prometheus-operator/prometheus-operator
   src="$(module_source "$m" "$v")"
-  work="$K8S_HOME/build/prometheus-operator"
+  work="$K8S_HOME/build/prometheus-operator@$v"
   if [ ! -f "$work/go.mod" ]; then
     rm -rf "$work" && mkdir -p "$work" && cp -r "$src/." "$work/" && chmod -R u+w "$work"
     (cd "$work" && go mod edit -dropreplace="$m/pkg/client" -dropreplace="$m/pkg/apis/monitoring" &&
@@ -81,9 +85,64 @@ build_prometheus_operator() {
     prometheus-operator=./cmd/operator prometheus-config-reloader=./cmd/prometheus-config-reloader
 }
 
+# A Go module built as the main module, from a copy of its source (its own go.mod, go.sum and replace directives):
+# module version ldflags, then "output=./package" pairs.
+build_source() {
+  local m="$1" v="$2" ld="$3" src work
+  shift 3
+  src="$(module_source "$m" "$v")"
+  work="$K8S_HOME/build/$(basename "${m%/v[0-9]*}")@$v"
+  if [ ! -f "$work/go.mod" ]; then
+    rm -rf "$work" && mkdir -p "$work" && cp -r "$src/." "$work/" && chmod -R u+w "$work"
+    # A go.work names nested modules a module download leaves out: the module builds alone.
+    rm -f "$work/go.work" "$work/go.work.sum"
+  fi
+  build_module "$work" "$ld" "$@"
+}
+
+prom_version() { echo "-s -w -X github.com/prometheus/common/version.Version=${1#v} -X github.com/prometheus/common/version.Branch=HEAD"; }
+
 build_prometheus() {
-  build_module "$here/build/prometheus" "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v} -X github.com/prometheus/common/version.Branch=HEAD" \
-    prometheus=github.com/prometheus/prometheus/cmd/prometheus
+  build_source github.com/prometheus/prometheus "$PROMETHEUS_MODULE_VERSION" "$(prom_version "$PROMETHEUS_VERSION")" \
+    prometheus=./cmd/prometheus
+}
+
+# What the infrastructure charts run besides KEDA and prometheus-operator.
+build_infra() {
+  build_prometheus
+  build_source github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION" "$(prom_version "$ALERTMANAGER_VERSION")" \
+    alertmanager=./cmd/alertmanager
+  build_source github.com/prometheus/node_exporter "$NODE_EXPORTER_VERSION" "$(prom_version "$NODE_EXPORTER_VERSION")" \
+    node_exporter=.
+  build_source k8s.io/kube-state-metrics/v2 "$KUBE_STATE_METRICS_VERSION" \
+    "-s -w -X github.com/prometheus/common/version.Version=$KUBE_STATE_METRICS_VERSION" kube-state-metrics=.
+  build_source github.com/nats-io/nats-server/v2 "$NATS_NODE_VERSION" "-s -w" nats-server=.
+  build_source github.com/nats-io/nack "$NATS_CONFIG_RELOADER_VERSION" \
+    "-s -w -X main.Version=${NATS_CONFIG_RELOADER_VERSION#v}" nats-server-config-reloader=./cmd/nats-server-config-reloader
+  build_source github.com/stakater/Reloader "$RELOADER_VERSION" "-s -w" reloader=.
+  build_source github.com/bitnami-labs/sealed-secrets "$SEALED_SECRETS_VERSION" \
+    "-s -w -X main.VERSION=${SEALED_SECRETS_VERSION#v}" \
+    sealed-secrets-controller=./cmd/controller kubeseal=./cmd/kubeseal
+  build_valkey
+}
+
+# Valkey is C: built from Debian's source package (the upstream release tarball, its SHA-256 from Debian's Sources
+# index), the way its Dockerfile builds it, without TLS or systemd.
+build_valkey() {
+  local v="$VALKEY_VERSION" tarball="$K8S_HOME/build/valkey_$VALKEY_VERSION.orig.tar.gz" dir="$K8S_HOME/build/valkey-$VALKEY_VERSION"
+  if [ -x "$K8S_BIN/valkey-server" ] && "$K8S_BIN/valkey-server" --version | grep -qF "v=$v "; then
+    say "valkey $v: binaries present"; return
+  fi
+  mkdir -p "$K8S_HOME/build"
+  if ! echo "$VALKEY_SHA256  $tarball" | sha256sum -c --status 2>/dev/null; then
+    step "downloading valkey $v (Debian source package)" curl -fsSL --retry 3 -o "$tarball" \
+      "https://deb.debian.org/debian/pool/main/v/valkey/valkey_$v.orig.tar.gz"
+    echo "$VALKEY_SHA256  $tarball" | sha256sum -c --status || die "valkey_$v.orig.tar.gz: SHA-256 mismatch"
+  fi
+  rm -rf "$dir" && mkdir -p "$dir" && tar -xzf "$tarball" -C "$dir" --strip-components=1
+  step "building valkey $v" make -C "$dir" -j"$(nproc)" BUILD_TLS=no USE_SYSTEMD=no >/dev/null
+  cp "$dir/src/valkey-server" "$dir/src/valkey-cli" "$K8S_BIN/"
+  rm -rf "$dir"
 }
 
 build_coredns() {
@@ -92,7 +151,7 @@ build_coredns() {
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(kubernetes keda coredns prometheus-operator prometheus)
+[ ${#targets[@]} -gt 0 ] || targets=(kubernetes keda coredns prometheus-operator infra)
 for t in "${targets[@]}"; do
   case "$t" in
     kubernetes) build_kubernetes ;;
@@ -100,6 +159,8 @@ for t in "${targets[@]}"; do
     coredns) build_coredns ;;
     prometheus-operator) build_prometheus_operator ;;
     prometheus) build_prometheus ;;
-    *) die "unknown target: $t (kubernetes, keda, coredns, prometheus-operator, prometheus)" ;;
+    infra) build_infra ;;
+    valkey) build_valkey ;;
+    *) die "unknown target: $t (kubernetes, keda, coredns, prometheus-operator, prometheus, infra, valkey)" ;;
   esac
 done

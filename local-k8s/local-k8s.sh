@@ -455,7 +455,7 @@ cmd_down() {
   restore_machine_state
   # State, not binaries or built images: the next `up` starts from a wiped node and reuses the builds.
   rm -rf "$K8S_HOME/etcd" "$K8S_HOME/containerd" "$K8S_HOME/kubelet" "$K8S_HOME/cni" "$PKI" "$RUN" \
-    "$K8S_HOME"/*.kubeconfig "$KUBECONFIG_ADMIN" "$K8S_HOME/proxy.yaml" "$K8S_HOME/keda-manifests"
+    "$K8S_HOME"/*.kubeconfig "$KUBECONFIG_ADMIN" "$K8S_HOME/proxy.yaml" "$K8S_HOME/volumes"
   say "down: processes stopped, sysctls and iptables restored, state removed (logs kept in $LOGS)"
 }
 

@@ -44,14 +44,13 @@ describe('the infrastructure helmfile against the upstream charts it pins', () =
         (v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined),
         value,
       );
-  const render = (extra: string[] = []) => {
+  const render = (extra: string[] = [], env = 'local') => {
     const r = run('helmfile', [
       '-e',
-      'local',
+      env,
       '-f',
       'helmfiles/00-infra.yaml.gotmpl',
-      '--state-values-set',
-      `upstreamCharts=${upstream}`,
+      ...(env === 'local-k8s' ? [] : ['--state-values-set', `upstreamCharts=${upstream}`]),
       ...extra,
       'template',
       '--skip-deps',
@@ -125,6 +124,49 @@ describe('the infrastructure helmfile against the upstream charts it pins', () =
       nats: ['gp3'],
       valkey: ['gp3'],
     });
+  });
+  it('the local node (local-k8s) gets the same releases from upstream-charts, and every image they ask for is built', () => {
+    const docs = render([], 'local-k8s');
+    const kinds = (d: Doc[]) => d.map((x) => `${x.kind}/${x.metadata.name}`);
+    // The node's overrides only remove: Grafana, the admission webhooks, the NATS exporter and nats-box.
+    const local = new Set(kinds(render()));
+    const node = kinds(docs);
+    expect(node.filter((k) => !local.has(k))).toEqual([]);
+    for (const gone of ['Deployment/kube-prometheus-stack-grafana', 'Deployment/nats-box'])
+      expect(node).not.toContain(gone);
+    // Every container image of every workload (and the Prometheus, Alertmanager and config reloader the operator
+    // makes), normalized as containerd names them, is one local-k8s/build-images.sh builds.
+    // (Docker's rule: a first path component with a dot is a registry; a bare name is in library/.)
+    const normalize = (image: string) => {
+      const [first = '', ...rest] = image.split('/');
+      if (rest.length > 0 && first.includes('.')) return image;
+      return `docker.io/${rest.length > 0 ? image : `library/${image}`}`;
+    };
+    const images = new Set<string>();
+    for (const d of docs) {
+      if (d.kind === 'Pod') continue; // helm test hooks: not run on install
+      const spec = (at(d, 'spec.template.spec') ??
+        (d.kind === 'Prometheus' || d.kind === 'Alertmanager' ? d.spec : undefined)) as
+        | {
+            containers?: Array<{ image?: string }>;
+            initContainers?: Array<{ image?: string }>;
+            image?: string;
+          }
+        | undefined;
+      if (!spec) continue;
+      if (spec.image) images.add(normalize(spec.image));
+      for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])])
+        if (c.image) images.add(normalize(c.image));
+      for (const a of (at(d, 'spec.template.spec.containers') as Array<{ args?: string[] }> | undefined) ??
+        [])
+        for (const arg of a.args ?? [])
+          if (arg.startsWith('--prometheus-config-reloader=')) images.add(normalize(arg.split('=')[1] ?? ''));
+    }
+    const built = run('bash', ['local-k8s/build-images.sh', '--list']);
+    expect(built.code, built.out).toBe(0);
+    const missing = [...images].filter((i) => !built.out.split('\n').includes(i));
+    expect(missing).toEqual([]);
+    expect(images.size).toBeGreaterThanOrEqual(14);
   });
 });
 
@@ -214,7 +256,11 @@ describe('helmfile', () => {
 
   it.each([
     [{ withKubeseal: false, plainIgnored: true, plainExists: true }, 1, 'kubeseal not found'],
-    [{ withKubeseal: true, plainIgnored: true, plainExists: false }, 2, 'no kvflow-credentials.plain.yaml'],
+    [
+      { withKubeseal: true, plainIgnored: true, plainExists: false },
+      2,
+      'kvflow-credentials.plain.yaml: copy secrets/kvflow-credentials.example.yaml',
+    ],
     [{ withKubeseal: true, plainIgnored: false, plainExists: true }, 1, 'is not git-ignored: refusing'],
   ])('secrets/seal.sh refuses to run when %o', (situation, code, message) => {
     const r = runSeal(situation);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,13 +17,18 @@ import {
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readValues } from '../../demo/src/demo-settings.js';
-import { type K8sAcceptanceReport, writeK8sReport } from '../../demo/src/report/k8s-acceptance-report.js';
+import {
+  type Disruption,
+  type K8sAcceptanceReport,
+  writeK8sReport,
+} from '../../demo/src/report/k8s-acceptance-report.js';
 import { settleSeconds } from '../../demo/src/report/scaling-report.js';
 import { verifyAgainstStream } from '../../demo/src/report/verify.js';
 import { changesOf, differences, replayModel } from '../../demo/src/scaling/model-replay.js';
 import { renderReport } from '../report-charts.js';
 import { apiGet, helm, KUBECONFIG, kubectl, runLive } from './kube.js';
-import { type Condition, type Obj, recordRun } from './run-recorder.js';
+import { type Condition, type Obj, recordRun, watchTerminations } from './run-recorder.js';
+import { startWriteLoad, summarize, type Write } from './write-load.js';
 
 /**
  * The acceptance run on the real single-node Kubernetes (local-k8s/): the user's own commands (task deploy ENV=local-k8s,
@@ -33,7 +39,7 @@ const NS = 'kvflow';
 const RELEASE = 'kvflow';
 const CONSUMER = `${RELEASE}-consumer`;
 const HPA = `keda-hpa-${CONSUMER}`;
-// prometheus-operator's StatefulSet for local-k8s/manifests/prometheus.yaml.
+// The StatefulSet prometheus-operator makes for kube-prometheus-stack's Prometheus.
 const PROMETHEUS_POD = 'prometheus-kube-prometheus-stack-prometheus-0';
 const OUT = join(ROOT, 'test-results');
 // The rate that builds a backlog: 1 producer replica, workers at ~250 events/s each (values-demo.yaml workMs 4).
@@ -43,6 +49,14 @@ const MIN_PEAK_REPLICAS = 3;
 // after the count has settled.
 const STEADY_RATE = 900;
 const STEADY_S = 300;
+// The disruptions (upgrade, rollback, NATS leader and Redis pod deleted): the rate on, KEDA scaling, and a write
+// load through the API whose every 202 must end up in Redis.
+const DISRUPTION_RATE = 600;
+const LOAD_PER_S = 40;
+// The credentials Secret the run seals with the real kubeseal (test-results/ is git-ignored).
+const API_TOKEN = randomBytes(16).toString('hex');
+const PLAIN_SECRET = join(ROOT, 'test-results', 'kvflow-credentials.plain.yaml');
+const SEALED_SECRET = join(ROOT, 'test-results', 'kvflow-credentials.sealed.yaml');
 
 const log = createLogger('k8s-acceptance', 'silent');
 // The chart's values as the local-k8s environment layers them (helmfiles/values/local-k8s.yaml).
@@ -92,7 +106,11 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     // Builds what is missing (cold: tens of minutes, with progress), starts the node, installs the add-ons.
     if (!existsSync(KUBECONFIG) || !kubectlOk())
       await runLive('bash', ['local-k8s/local-k8s.sh', 'up'], 60 * 60_000);
-    await runLive('task', ['deploy', 'ENV=local-k8s'], 30 * 60_000);
+    // The credentials as a user makes them: secrets/seal.sh with the real kubeseal against the node's controller.
+    mkdirSync(OUT, { recursive: true });
+    writeFileSync(PLAIN_SECRET, secretYaml(API_TOKEN));
+    await runLive('bash', ['secrets/seal.sh', PLAIN_SECRET, SEALED_SECRET], 120_000);
+    await runLive('task', ['deploy', 'ENV=local-k8s', `SEALED_SECRET=${SEALED_SECRET}`], 30 * 60_000);
     producerUrl = `http://${clusterIp(NS, `${RELEASE}-producer`)}:8080`;
     const env = {
       NATS_URL: `nats://${clusterIp('nats', 'nats')}:4222`,
@@ -134,6 +152,16 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
       return d.spec?.replicas === 0 && (d.status?.replicas ?? 0) === 0 ? d : undefined;
     });
     expect(idle.spec?.replicas).toBe(0);
+    // The Secret came from the SealedSecret (the controller owns it), and the API holds its token.
+    const secret = JSON.parse(kubectl('-n', NS, 'get', 'secret', 'kvflow-credentials', '-o', 'json')) as {
+      metadata: { ownerReferences?: Array<{ kind: string }> };
+    };
+    expect(secret.metadata.ownerReferences?.map((o) => o.kind)).toEqual(['SealedSecret']);
+    const put = (headers: Record<string, string>) =>
+      fetch(`${producerUrl}/keys/sealed-secret-check`, { method: 'PUT', headers, body: 'v' });
+    expect((await put({})).status).toBe(401);
+    expect((await put({ authorization: 'Bearer wrong' })).status).toBe(401);
+    expect((await put({ authorization: `Bearer ${API_TOKEN}` })).status).toBe(202);
     expect(kubectl('-n', NS, 'get', 'hpa', HPA, '-o', 'jsonpath={.spec.maxReplicas}')).toBe(
       String(autoscaling.maxReplicaCount),
     );
@@ -315,10 +343,14 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     expect(
       Number((workersUp[0] as { value: [number, string] } | undefined)?.value[1] ?? 0),
     ).toBeGreaterThanOrEqual(MIN_PEAK_REPLICAS);
-    // Queries of kvflow's own pods must return data; cluster exporters (KEDA, kube-state-metrics, the NATS exporter)
-    // are not installed on this node, and kvflow_scaler_* is the local scaler's (npm run demo).
+    // Queries of kvflow's own pods, KEDA's operator and kube-state-metrics (installed by their charts, scraped
+    // through the charts' PodMonitor and ServiceMonitor) must return data; the NATS exporter is off on this node
+    // (the Go module proxy refuses it), and kvflow_scaler_* is the local scaler's (npm run demo).
     const own = dashboardQueries().filter(
-      (q) => !metricNames(q.expr).some((n) => n in CLUSTER_METRICS || n.startsWith('kvflow_scaler_')),
+      (q) =>
+        !metricNames(q.expr).some(
+          (n) => CLUSTER_METRICS[n]?.startsWith('prometheus-nats-exporter') || n.startsWith('kvflow_scaler_'),
+        ),
     );
     expect(own.length).toBeGreaterThan(5);
     const empty: string[] = [];
@@ -441,6 +473,237 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     20 * 60_000,
   );
 
+  /**
+   * A disruption under load: the rate on and KEDA scaling, a write load through the API, then `act` (the
+   * disruption) until `whole` answers; then the load stops, the rate goes to 0, the backlog drains, and every 202 is
+   * looked up in Redis and Redis is compared with the stream's model.
+   */
+  async function disruption(
+    name: 'upgrade' | 'rollback' | 'nats_leader_deleted' | 'redis_pod_deleted',
+    act: () => Promise<unknown>,
+    whole: () => Promise<unknown>,
+  ): Promise<Disruption> {
+    expect(report, 'the scaling run did not complete').toBeDefined();
+    await runLive('task', ['update-rate', 'ENV=local-k8s', `RATE=${DISRUPTION_RATE}`], 60_000);
+    await until('KEDA scaling the consumer to >= 2 ready workers', 180, async () => {
+      const d = await apiGet<Obj<{ readyReplicas?: number }>>(
+        `/apis/apps/v1/namespaces/${NS}/deployments/${CONSUMER}`,
+      );
+      return (d.status?.readyReplicas ?? 0) >= 2 ? true : undefined;
+    });
+    const terminated = new Map<string, { exitCode: number; reason: string }>();
+    const stopWatch = watchTerminations(NS, 'app.kubernetes.io/component in (producer,consumer)', terminated);
+    const load = startWriteLoad({
+      url: producerUrl,
+      token: API_TOKEN,
+      prefix: name.replaceAll('_', '-'),
+      perSecond: LOAD_PER_S,
+      maxWrites: LOAD_PER_S * 900,
+    });
+    let recoveredS = 0;
+    let writes: Write[] = [];
+    try {
+      await sleep(5000);
+      const t0 = performance.now();
+      await act();
+      await whole();
+      recoveredS = Math.round((performance.now() - t0) / 100) / 10;
+      await sleep(10_000);
+    } finally {
+      writes = await load.stop();
+    }
+    await runLive('task', ['update-rate', 'ENV=local-k8s', 'RATE=0'], 60_000);
+    await until('the backlog drained', 300, async () => {
+      const lag = await consumerLag(nc, s);
+      return lag.pending === 0 && lag.ackPending === 0 ? true : undefined;
+    });
+    await sleep(3000);
+    stopWatch();
+    const verification = await verifyAgainstStream(nc, redis, s);
+    const podsTerminated = [...terminated].map(([pod, t]) => ({ pod, ...t }));
+    const result: Disruption = {
+      lost: verification.mismatchedKeys,
+      ...(await summarize(writes, redis)),
+      pods_terminated: podsTerminated,
+      pods_exit_0: podsTerminated.every((p) => p.exitCode === 0),
+      recovered_s: recoveredS,
+    };
+    report[name] = result;
+    writeK8sReport(OUT, report);
+    console.info(`k8s ${name}: ${JSON.stringify({ ...result, pods_terminated: podsTerminated.length })}`);
+    expect(result).toMatchObject({
+      lost: 0,
+      false_202: 0,
+      responses_503_without_retry_after: 0,
+      pods_exit_0: true,
+    });
+    expect(result.accepted_202).toBeGreaterThan(LOAD_PER_S * 10);
+    // The API may refuse writes while NATS moves its leader (503 + Retry-After); it answers every one.
+    expect(result.other).toEqual({});
+    expect(result.max_503_s).toBeLessThan(30);
+    return result;
+  }
+
+  const deploymentsRolledOut = async () => {
+    for (const d of [`${RELEASE}-producer`, CONSUMER])
+      await runLive('kubectl', ['-n', NS, 'rollout', 'status', `deploy/${d}`, '--timeout=300s'], 320_000);
+  };
+  const producerImage = () =>
+    kubectl(
+      '-n',
+      NS,
+      'get',
+      'deploy',
+      `${RELEASE}-producer`,
+      '-o',
+      'jsonpath={.spec.template.spec.containers[0].image}',
+    );
+
+  it(
+    'task deploy of a new image tag under load (rolling update, provisioning hook again) loses nothing; old pods exit 0',
+    async () => {
+      const before = producerImage();
+      const tag = `${before.split(':').at(-1)}-upgrade`;
+      const revisions = () =>
+        (JSON.parse(helm('history', RELEASE, '-n', NS, '-o', 'json')) as unknown[]).length;
+      const revisionsBefore = revisions();
+      const r = await disruption(
+        'upgrade',
+        () =>
+          runLive(
+            'task',
+            ['deploy', 'ENV=local-k8s', `TAG=${tag}`, `SEALED_SECRET=${SEALED_SECRET}`],
+            20 * 60_000,
+          ),
+        deploymentsRolledOut,
+      );
+      expect(producerImage()).toBe(`${before.split(':').slice(0, -1).join(':')}:${tag}`);
+      expect(revisions()).toBe(revisionsBefore + 1);
+      // The provisioning Job ran for the new revision too (a hook, deleted once it succeeded).
+      const completions = kubectl(
+        '-n',
+        NS,
+        'get',
+        'events',
+        '--field-selector',
+        `involvedObject.name=${RELEASE}-provision`,
+      )
+        .split('\n')
+        .filter((l) => /Completed/.test(l)).length;
+      expect(completions).toBeGreaterThanOrEqual(2);
+      // Every worker and the producer were replaced, each old one drained and exited 0.
+      expect(r.pods_terminated.some((p) => p.pod.startsWith(`${RELEASE}-producer-`))).toBe(true);
+      expect(r.pods_terminated.some((p) => p.pod.startsWith(`${CONSUMER}-`))).toBe(true);
+    },
+    30 * 60_000,
+  );
+
+  it(
+    'helm rollback under load returns to the previous image, losing nothing; old pods exit 0',
+    async () => {
+      const upgraded = producerImage();
+      const r = await disruption(
+        'rollback',
+        () => runLive('helm', ['rollback', RELEASE, '-n', NS, '--wait', '--timeout', '300s'], 320_000),
+        deploymentsRolledOut,
+      );
+      expect(producerImage()).not.toBe(upgraded);
+      expect(r.pods_terminated.some((p) => p.pod.startsWith(`${RELEASE}-producer-`))).toBe(true);
+    },
+    20 * 60_000,
+  );
+
+  it(
+    "the NATS stream leader's pod deleted under load: a new leader, nothing lost, no false 202",
+    async () => {
+      const jsm = await jetstreamManager(nc);
+      let leader = '';
+      await disruption(
+        'nats_leader_deleted',
+        async () => {
+          leader = (await jsm.streams.info(s.stream)).cluster?.leader ?? '';
+          expect(leader).toMatch(/^nats-\d$/);
+          kubectl('-n', 'nats', 'delete', 'pod', leader, '--wait=false');
+        },
+        async () => {
+          await until('the deleted NATS pod back and the stream led and current', 300, async () => {
+            const sts = await apiGet<Obj<{ readyReplicas?: number }>>(
+              '/apis/apps/v1/namespaces/nats/statefulsets/nats',
+            );
+            const info = await jsm.streams.info(s.stream);
+            const replicas = info.cluster?.replicas ?? [];
+            return (sts.status?.readyReplicas ?? 0) === 3 &&
+              info.cluster?.leader &&
+              replicas.length === 2 &&
+              replicas.every((p) => p.current)
+              ? true
+              : undefined;
+          });
+        },
+      );
+    },
+    20 * 60_000,
+  );
+
+  it(
+    'the Redis (Valkey) pod deleted under load: a new pod on the same volume, nothing lost, no false 202',
+    async () => {
+      const pod = () =>
+        kubectl('-n', 'redis', 'get', 'pod', '-l', 'app.kubernetes.io/name=valkey', '-o', 'name').trim();
+      const old = pod();
+      await disruption(
+        'redis_pod_deleted',
+        () => Promise.resolve(kubectl('-n', 'redis', 'delete', old, '--wait=false')),
+        async () => {
+          await until('a new Valkey pod ready', 300, async () => {
+            const now = pod();
+            return now && now !== old && !now.includes('\n') ? true : undefined;
+          });
+          await runLive(
+            'kubectl',
+            ['-n', 'redis', 'rollout', 'status', 'deploy/valkey', '--timeout=300s'],
+            320_000,
+          );
+          await until('Redis answering the run again', 120, async () =>
+            (await redis.ping()) === 'PONG' ? true : undefined,
+          );
+        },
+      );
+    },
+    20 * 60_000,
+  );
+
+  it('a re-sealed Secret with a new API token rolls the producer through Reloader: the old token is refused', async () => {
+    const token = randomBytes(16).toString('hex');
+    writeFileSync(PLAIN_SECRET, secretYaml(token));
+    await runLive('bash', ['secrets/seal.sh', PLAIN_SECRET, SEALED_SECRET], 120_000);
+    kubectl('-n', NS, 'apply', '-f', SEALED_SECRET);
+    const status = async (t: string) =>
+      (
+        await fetch(`${producerUrl}/keys/reloader-check`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${t}` },
+          body: 'v',
+          signal: AbortSignal.timeout(5000),
+        })
+      ).status;
+    // The controller unseals the new Secret, Reloader sees it change and rolls the Deployment that names it.
+    await until('the producer holding the new token', 240, async () =>
+      (await status(token)) === 202 && (await status(API_TOKEN)) === 401 ? true : undefined,
+    );
+    // Reloader's default strategy: an env var naming the Secret, with its hash, in the pod template.
+    const env = kubectl(
+      '-n',
+      NS,
+      'get',
+      'deploy',
+      `${RELEASE}-producer`,
+      '-o',
+      'jsonpath={.spec.template.spec.containers[0].env[*].name}',
+    );
+    expect(env.split(' ')).toContain('STAKATER_KVFLOW_CREDENTIALS_SECRET');
+  });
+
   it('task teardown removes the release: no kvflow Deployment, ScaledObject, HPA or ConfigMap left', async () => {
     await runLive('task', ['teardown', 'ENV=local-k8s'], 5 * 60_000);
     expect(helm('list', '-n', NS, '-q').trim()).toBe('');
@@ -466,6 +729,11 @@ function promUrl(): string {
     'jsonpath={.status.podIP}',
   ).trim();
   return `http://${ip}:9090`;
+}
+
+/** kvflow's credentials Secret, as secrets/kvflow-credentials.example.yaml has a user write it, with an API token. */
+function secretYaml(token: string): string {
+  return `apiVersion: v1\nkind: Secret\nmetadata: { name: kvflow-credentials, namespace: ${NS} }\ntype: Opaque\nstringData:\n  API_TOKEN: ${token}\n`;
 }
 
 function kubectlOk(): boolean {

@@ -34,6 +34,23 @@ export interface Recording {
   stop(): Promise<void>;
 }
 
+/** Keeps the last terminated state of every container of the namespace's pods (matching `selector`) in `into`. */
+export function watchTerminations(
+  ns: string,
+  selector: string,
+  into: Map<string, { exitCode: number; reason: string }>,
+): () => void {
+  return apiWatch<Obj<PodStatus>>(
+    `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`,
+    (_type, pod) => {
+      for (const c of pod.status?.containerStatuses ?? []) {
+        const t = c.state?.terminated;
+        if (t) into.set(pod.metadata.name, { exitCode: t.exitCode, reason: t.reason ?? '' });
+      }
+    },
+  );
+}
+
 /**
  * Records a run on the node once a second: the lag (as KEDA reads it), the producer's rate, the consumer's replicas,
  * the HPA and the ScaledObject, and the arrival rate from Prometheus with the very query the ScaledObject's
@@ -54,15 +71,7 @@ export function recordRun(input: {
   const terminated: Recording['terminated'] = new Map();
   const started = performance.now();
   const now = () => Math.round((performance.now() - started) / 100) / 10;
-  const stopPods = apiWatch<Obj<PodStatus>>(
-    `/api/v1/namespaces/${ns}/pods?labelSelector=app.kubernetes.io/component%3Dconsumer`,
-    (_type, pod) => {
-      for (const c of pod.status?.containerStatuses ?? []) {
-        const t = c.state?.terminated;
-        if (t) terminated.set(pod.metadata.name, { exitCode: t.exitCode, reason: t.reason ?? '' });
-      }
-    },
-  );
+  const stopPods = watchTerminations(ns, 'app.kubernetes.io/component=consumer', terminated);
   // KEDA's 0 -> 1 and the HPA's first step can land within one second: a once-a-second sample would merge them.
   const stopReplicas = apiWatch<Obj<unknown>>(
     `/apis/apps/v1/namespaces/${ns}/deployments?fieldSelector=metadata.name%3D${consumer}`,

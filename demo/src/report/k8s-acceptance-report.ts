@@ -37,6 +37,33 @@ export interface K8sAcceptanceReport {
   decisions_model: ReplicaChange[];
   model_differences: ModelDifference[];
   series: Array<K8sSample & { model_replicas: number }>;
+  /** The disruptions under load (test/k8s/write-load.ts: DisruptionResult), once they ran. */
+  upgrade?: Disruption;
+  rollback?: Disruption;
+  nats_leader_deleted?: Disruption;
+  redis_pod_deleted?: Disruption;
+}
+
+/** What a disruption phase measured under load (test/k8s/write-load.ts measures it). */
+export interface Disruption {
+  /** Keys whose value in Redis differs from the stream's model after the drain (verifyAgainstStream). */
+  lost: number;
+  /** Writes answered 202 whose value is not in Redis after the drain. */
+  false_202: number;
+  writes: number;
+  accepted_202: number;
+  responses_503: number;
+  /** 503s without a Retry-After header (must be 0). */
+  responses_503_without_retry_after: number;
+  /** The longest stretch, in seconds, from a 503 to the next accepted write. */
+  max_503_s: number;
+  /** Requests that got no HTTP answer (connection refused or reset, timeout), and any other status, by kind. */
+  other: Record<string, number>;
+  /** Every kvflow container that ended during the phase, with its exit code. */
+  pods_terminated: Array<{ pod: string; exitCode: number; reason: string }>;
+  pods_exit_0: boolean;
+  /** Seconds from the disruption's command to the cluster being whole again. */
+  recovered_s: number;
 }
 
 export function renderK8sHtml(r: K8sAcceptanceReport): string {
