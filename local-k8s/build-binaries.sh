@@ -88,12 +88,11 @@ build_prometheus_operator() {
 # A Go module built as the main module, from a copy of its source (its own go.mod, go.sum and replace directives):
 # module version ldflags, then "output=./package" pairs.
 build_source() {
-  local m="$1" v="$2" ld="$3" src work
+  local m="$1" v="$2" ld="$3" work
   shift 3
-  src="$(module_source "$m" "$v")"
   work="$K8S_HOME/build/$(basename "${m%/v[0-9]*}")@$v"
   if [ ! -f "$work/go.mod" ]; then
-    rm -rf "$work" && mkdir -p "$work" && cp -r "$src/." "$work/" && chmod -R u+w "$work"
+    rm -rf "$work" && mkdir -p "$work" && cp -r "$(module_source "$m" "$v")/." "$work/" && chmod -R u+w "$work"
     # A go.work names nested modules a module download leaves out: the module builds alone.
     rm -f "$work/go.work" "$work/go.work.sum"
   fi
@@ -110,6 +109,14 @@ build_prometheus() {
 # What the infrastructure charts run besides KEDA and prometheus-operator.
 build_infra() {
   build_prometheus
+  # Alertmanager embeds its web UI (ui/app/dist), which its npm build makes and a module download leaves out: the
+  # API and the operator's config reloads need none of it, so one page says so.
+  local am="$K8S_HOME/build/alertmanager@$ALERTMANAGER_VERSION"
+  if [ ! -d "$am/ui/app/dist" ]; then
+    rm -rf "$am" && mkdir -p "$am" && cp -r "$(module_source github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION")/." "$am/"
+    chmod -R u+w "$am" && mkdir -p "$am/ui/app/dist"
+    echo '<p>Alertmanager web UI not built on the local node (its API serves).</p>' >"$am/ui/app/dist/index.html"
+  fi
   build_source github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION" "$(prom_version "$ALERTMANAGER_VERSION")" \
     alertmanager=./cmd/alertmanager
   build_source github.com/prometheus/node_exporter "$NODE_EXPORTER_VERSION" "$(prom_version "$NODE_EXPORTER_VERSION")" \
@@ -119,11 +126,24 @@ build_infra() {
   build_source github.com/nats-io/nats-server/v2 "$NATS_NODE_VERSION" "-s -w" nats-server=.
   build_source github.com/nats-io/nack "$NATS_CONFIG_RELOADER_VERSION" \
     "-s -w -X main.Version=${NATS_CONFIG_RELOADER_VERSION#v}" nats-server-config-reloader=./cmd/nats-server-config-reloader
-  build_source github.com/stakater/Reloader "$RELOADER_VERSION" "-s -w" reloader=.
+  build_reloader
   build_source github.com/bitnami-labs/sealed-secrets "$SEALED_SECRETS_VERSION" \
     "-s -w -X main.VERSION=${SEALED_SECRETS_VERSION#v}" \
     sealed-secrets-controller=./cmd/controller kubeseal=./cmd/kubeseal
   build_valkey
+}
+
+# Reloader v1.4.22 needs github.com/openshift/api at a pseudo-version the proxy refuses (403). It uses that module
+# only for OpenShift's DeploymentConfigs, when the cluster serves them; the served v3.9.0+incompatible compiles with
+# it (its go.sum entries added by -mod=mod), and Kubernetes Deployments never reach that code.
+build_reloader() {
+  local m=github.com/stakater/Reloader work="$K8S_HOME/build/Reloader@$RELOADER_VERSION"
+  if ! grep -q 'github.com/openshift/api => github.com/openshift/api v3.9.0+incompatible' "$work/go.mod" 2>/dev/null; then
+    rm -rf "$work" && mkdir -p "$work" && cp -r "$(module_source "$m" "$RELOADER_VERSION")/." "$work/" && chmod -R u+w "$work"
+    (cd "$work" && go mod edit -replace github.com/openshift/api=github.com/openshift/api@v3.9.0+incompatible &&
+      GOFLAGS=-mod=mod go list . >/dev/null)
+  fi
+  build_module "$work" "-s -w" reloader=.
 }
 
 # Valkey is C: built from Debian's source package (the upstream release tarball, its SHA-256 from Debian's Sources
@@ -140,7 +160,8 @@ build_valkey() {
     echo "$VALKEY_SHA256  $tarball" | sha256sum -c --status || die "valkey_$v.orig.tar.gz: SHA-256 mismatch"
   fi
   rm -rf "$dir" && mkdir -p "$dir" && tar -xzf "$tarball" -C "$dir" --strip-components=1
-  step "building valkey $v" make -C "$dir" -j"$(nproc)" BUILD_TLS=no USE_SYSTEMD=no >/dev/null
+  step "building valkey $v" make -C "$dir" -j"$(nproc)" BUILD_TLS=no USE_SYSTEMD=no >"$K8S_HOME/build/valkey.log" 2>&1 ||
+    die "valkey $v did not build; the last lines of $K8S_HOME/build/valkey.log: $(tail -20 "$K8S_HOME/build/valkey.log")"
   cp "$dir/src/valkey-server" "$dir/src/valkey-cli" "$K8S_BIN/"
   rm -rf "$dir"
 }

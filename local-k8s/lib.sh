@@ -36,7 +36,8 @@ KUBE_STATE_METRICS_VERSION=v2.20.0
 # nats 2.14.2: nats-server 2.14.2 and its config reloader 0.23.0 (github.com/nats-io/nack).
 NATS_NODE_VERSION=v2.14.2
 NATS_CONFIG_RELOADER_VERSION=v0.23.0
-# reloader 2.2.16 ships Reloader v1.4.21, which the proxy refuses (403): v1.4.22.
+# reloader 2.2.16 ships Reloader v1.4.21, which the proxy refuses (403): v1.4.22, with github.com/openshift/api at
+# v3.9.0+incompatible (build-binaries.sh says why).
 RELOADER_VERSION=v1.4.22
 # sealed-secrets 2.19.1: controller and kubeseal 0.38.4 (module github.com/bitnami-labs/sealed-secrets).
 SEALED_SECRETS_VERSION=v0.38.4
