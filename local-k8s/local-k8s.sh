@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real single-node Kubernetes on this machine, from pinned sources: etcd (Debian), kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubelet, kube-proxy (built by local-k8s/build-binaries.sh), containerd +
-# runc + the CNI bridge plugin (Debian), then CoreDNS, KEDA, NATS and Redis as pods (local-k8s/addons.sh).
+# runc + the CNI bridge plugin (Debian), then CoreDNS and the infra helmfile's releases from the upstream chart
+# copies: kube-prometheus-stack, nats, valkey, keda, reloader, sealed-secrets (local-k8s/addons.sh).
 #
 #   local-k8s/local-k8s.sh up       build what is missing, start the node, install the add-ons; prints the kubeconfig
 #                                   (--node-only: Kubernetes alone, no add-ons)

@@ -20,4 +20,4 @@ fi
 kubeseal --controller-name sealed-secrets-controller --controller-namespace kube-system \
   --format yaml < "$plain" > "$sealed.tmp"
 mv "$sealed.tmp" "$sealed"
-echo "wrote $sealed: commit it; task deploy applies it before the release"
+echo "wrote $sealed: only the controller can decrypt it (safe to commit); task deploy applies it before the release"

@@ -548,7 +548,8 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     for (const d of [`${RELEASE}-producer`, CONSUMER])
       await runLive('kubectl', ['-n', NS, 'rollout', 'status', `deploy/${d}`, '--timeout=300s'], 320_000);
   };
-  const producerImage = () =>
+  /** A field of the producer's container in its Deployment's pod template. */
+  const producerContainer = (field: string) =>
     kubectl(
       '-n',
       NS,
@@ -556,8 +557,9 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
       'deploy',
       `${RELEASE}-producer`,
       '-o',
-      'jsonpath={.spec.template.spec.containers[0].image}',
+      `jsonpath={.spec.template.spec.containers[0].${field}}`,
     );
+  const producerImage = () => producerContainer('image');
 
   it(
     'task deploy of a new image tag under load (rolling update, provisioning hook again) loses nothing; old pods exit 0',
@@ -618,15 +620,20 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     async () => {
       const jsm = await jetstreamManager(nc);
       let leader = '';
+      let leaderUid = '';
       await disruption(
         'nats_leader_deleted',
         async () => {
           leader = (await jsm.streams.info(s.stream)).cluster?.leader ?? '';
           expect(leader).toMatch(/^nats-\d$/);
+          leaderUid = kubectl('-n', 'nats', 'get', 'pod', leader, '-o', 'jsonpath={.metadata.uid}');
           kubectl('-n', 'nats', 'delete', 'pod', leader, '--wait=false');
         },
         async () => {
           await until('the deleted NATS pod back and the stream led and current', 300, async () => {
+            // The StatefulSet makes a pod of the same name: the deleted one is back when its uid changed.
+            const uid = kubectl('-n', 'nats', 'get', 'pod', leader, '-o', 'jsonpath={.metadata.uid}');
+            if (uid === leaderUid) return undefined;
             const sts = await apiGet<Obj<{ readyReplicas?: number }>>(
               '/apis/apps/v1/namespaces/nats/statefulsets/nats',
             );
@@ -692,15 +699,7 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
       (await status(token)) === 202 && (await status(API_TOKEN)) === 401 ? true : undefined,
     );
     // Reloader's default strategy: an env var naming the Secret, with its hash, in the pod template.
-    const env = kubectl(
-      '-n',
-      NS,
-      'get',
-      'deploy',
-      `${RELEASE}-producer`,
-      '-o',
-      'jsonpath={.spec.template.spec.containers[0].env[*].name}',
-    );
+    const env = producerContainer('env[*].name');
     expect(env.split(' ')).toContain('STAKATER_KVFLOW_CREDENTIALS_SECRET');
   });
 
