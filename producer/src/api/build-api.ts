@@ -52,6 +52,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Keys may be 512 bytes, i.e. up to 1,536 characters percent-encoded (the default limit is 100).
     routerOptions: { maxParamLength: 2048 },
     bodyLimit: deps.valueMaxBytes,
+    // A request that arrives on a kept-alive connection while the server closes is served: NATS stays connected
+    // until app.close() returns. Fastify's own 503 for it would carry no Retry-After (seen once in an upgrade).
+    return503OnClosing: false,
     // Every refusal in the catalog's shape: the router's (a bad URL, a key over maxParamLength), Node.js's parser's
     // (headers over maxHeaderSize), and validation messages that list an enum's values.
     frameworkErrors,
