@@ -128,14 +128,7 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
   it('task deploy installed the release: provisioning Job completed, ScaledObject READY, consumer at 0/0', async () => {
     expect(JSON.parse(helm('status', RELEASE, '-n', NS, '-o', 'json')).info.status).toBe('deployed');
     // The hook Job is deleted once it succeeded (hook-succeeded): its completion is in the events.
-    const events = kubectl(
-      '-n',
-      NS,
-      'get',
-      'events',
-      '--field-selector',
-      `involvedObject.name=${RELEASE}-provision`,
-    );
+    const events = provisionEvents();
     expect(events).toMatch(/Completed/);
     const jsm = await jetstreamManager(nc);
     expect((await jsm.streams.info(s.stream)).config.num_replicas).toBe(Number(streamValues.replicas));
@@ -582,14 +575,7 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
       expect(producerImage()).toBe(`${before.split(':').slice(0, -1).join(':')}:${tag}`);
       expect(revisions()).toBe(revisionsBefore + 1);
       // The provisioning Job ran for the new revision too (a hook, deleted once it succeeded).
-      const completions = kubectl(
-        '-n',
-        NS,
-        'get',
-        'events',
-        '--field-selector',
-        `involvedObject.name=${RELEASE}-provision`,
-      )
+      const completions = provisionEvents()
         .split('\n')
         .filter((l) => /Completed/.test(l)).length;
       expect(completions).toBeGreaterThanOrEqual(2);
@@ -715,6 +701,11 @@ describe('kvflow on a real single-node Kubernetes (task deploy, KEDA, HPA)', () 
     expect(left).toEqual([]);
   });
 });
+
+/** The events of the provisioning hook Job (deleted once it succeeded: its completions stay in the events). */
+function provisionEvents(): string {
+  return kubectl('-n', NS, 'get', 'events', '--field-selector', `involvedObject.name=${RELEASE}-provision`);
+}
 
 /** The node's Prometheus, by its pod IP (reachable from the host through the node's bridge). */
 function promUrl(): string {
